@@ -1,0 +1,96 @@
+import cors from 'cors';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { match } from 'path-to-regexp';
+import swaggerUi from 'swagger-ui-express';
+import type { Config } from './lib/config.js';
+import type { Db } from './lib/db.js';
+import { AppError } from './lib/errors/index.js';
+import { accessLog } from './lib/http/access-log.js';
+import { errorMiddleware, notFoundHandler } from './lib/http/error-middleware.js';
+import { buildRouter, createGuards, createLimiter, listRoutes, ok, sendError, type ApiModule, type MountedRoute, type RateLimitStoreFactory } from './lib/http/index.js';
+import { requestContext } from './lib/http/request-context.js';
+import type { Logger } from './lib/logger.js';
+import { buildOpenApiDocument } from './lib/openapi.js';
+import { healthRoutes } from './lib/health.js';
+import { authModule } from './modules/auth/index.js';
+import { catalogModule } from './modules/catalog/index.js';
+import type { ModuleDeps } from './modules/types.js';
+import { usersModule } from './modules/users/index.js';
+import { workersModule } from './modules/workers/index.js';
+
+export const API_PREFIX = '/api/v1';
+
+export interface AppDeps {
+  db: Db;
+  config: Readonly<Config>;
+  logger: Logger;
+  /** Shared store for rate limits (e.g. Redis) when several instances serve one API. */
+  rateLimitStore?: RateLimitStoreFactory;
+}
+
+export interface BuiltApp extends Express {
+  locals: Express['locals'] & { routes: MountedRoute[]; openapi: ReturnType<typeof buildOpenApiDocument> };
+}
+
+/** Builds the Express app without listening, so tests and the server share it. */
+export function buildApp({ db, config, logger, rateLimitStore }: AppDeps): BuiltApp {
+  const app = express() as unknown as BuiltApp;
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.set('json replacer', (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+
+  const guards = createGuards({ db, config });
+  const deps: ModuleDeps = { db, config, logger, guards, rateLimitStore };
+  const modules: ApiModule[] = [authModule(deps), usersModule(deps), catalogModule(deps), workersModule(deps)];
+  const health = healthRoutes(db);
+
+  const routes: MountedRoute[] = [
+    ...listRoutes('/', health),
+    ...listRoutes(API_PREFIX, health),
+    { method: 'get', path: `${API_PREFIX}/openapi.json` },
+    ...modules.flatMap((m) => listRoutes(API_PREFIX, m)),
+  ];
+  const openapi = buildOpenApiDocument(API_PREFIX, [health, ...modules]);
+  app.locals.routes = routes;
+  app.locals.openapi = openapi;
+
+  const exempt = modules.flatMap((m) => m.rateLimitExempt ?? []);
+  app.use(requestContext());
+  app.use(accessLog(logger));
+  app.use(helmet());
+  app.use(
+    cors({
+      origin: (origin, cb) => cb(null, origin !== undefined && config.corsOrigins.includes(origin)),
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
+      exposedHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
+      maxAge: 600,
+    }),
+  );
+  app.use(
+    createLimiter({
+      name: 'global',
+      windowMs: config.rateLimit.windowMs,
+      max: config.rateLimit.max,
+      store: rateLimitStore,
+      skip: (req) => req.path === '/health' || (req.path.startsWith(API_PREFIX) && exempt.some((re) => re.test(req.path.slice(API_PREFIX.length)))),
+    }),
+  );
+  app.use(express.json({ limit: config.bodyLimit, strict: true }));
+
+  app.use('/', buildRouter(health));
+  app.use(API_PREFIX, buildRouter(health));
+  app.get(`${API_PREFIX}/openapi.json`, (_req, res) => {
+    res.json(openapi);
+  });
+  app.use('/api/docs', swaggerUi.serve, swaggerUi.setup(openapi, { customSiteTitle: 'minispod API' }));
+  for (const mod of modules) app.use(`${API_PREFIX}${mod.basePath}`, buildRouter(mod));
+
+  const matchers = routes.map((r) => ({ method: r.method, match: ((m) => (p: string) => m(p) !== false)(match(r.path, { decode: false })) }));
+  app.use(notFoundHandler(matchers));
+  app.use(errorMiddleware(logger));
+  return app;
+}
+
+export { ok, sendError, AppError };

@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const csv = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+/** Express `trust proxy`: false/true, a hop count, or a list of addresses/subnets. */
+const trustProxy = z.string().transform((v): boolean | number | string[] => {
+  if (v === 'false' || v === '') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v.split(',').map((x) => x.trim());
+});
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  HOST: z.string().default('0.0.0.0'),
+  PORT: int(0, 65535).default(3000),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  DATABASE_POOL_MAX: int(1, 200).default(10),
+  DATABASE_CONNECT_TIMEOUT_MS: int(100, 60_000).default(2000),
+  DATA_DIR: z.string().default('.data'),
+  EMBEDDED_PG_PORT: int(0, 65535).default(0),
+  SEED_ON_FIRST_RUN: bool.default(true),
+  JWT_SECRET: z.string().optional(),
+  JWT_ISSUER: z.string().min(1).default('minispod'),
+  JWT_AUDIENCE: z.string().min(1).default('minispod-api'),
+  ACCESS_TOKEN_TTL_SECONDS: int(30, 86_400).default(900),
+  REFRESH_TOKEN_TTL_SECONDS: int(60, 90 * 86_400).default(7 * 86_400),
+  BCRYPT_COST: int(4, 15).default(12),
+  CORS_ORIGINS: csv.default(['http://localhost:3000', 'http://localhost:3100']),
+  TRUST_PROXY: trustProxy.default(false),
+  BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'use a size such as 100kb or 1mb').default('100kb'),
+  RATE_LIMIT_WINDOW_MS: int(1000, 86_400_000).default(60_000),
+  RATE_LIMIT_MAX: int(0, 1_000_000).default(600),
+  AUTH_RATE_LIMIT_WINDOW_MS: int(1000, 86_400_000).default(15 * 60_000),
+  AUTH_RATE_LIMIT_MAX: int(0, 1_000_000).default(30),
+  AUTH_RATE_LIMIT_ACCOUNT_MAX: int(0, 1_000_000).default(10),
+  HEARTBEAT_GRACE_SECONDS: int(5, 86_400).default(90),
+  SWEEPER_INTERVAL_SECONDS: int(0, 3600).default(15),
+  SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug', 'silent']).optional(),
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
+  LOG_DIR: z.string().default('logs'),
+  LOG_FILES: bool.default(true),
+  METRICS_TOKEN: z.string().min(16).optional(),
+  CURRENCY: z.string().regex(/^[A-Z]{3}$/).default('IDR'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  host: string;
+  port: number;
+  databaseUrl?: string;
+  databasePoolMax: number;
+  databaseConnectTimeoutMs: number;
+  dataDir: string;
+  embeddedPgPort: number;
+  seedOnFirstRun: boolean;
+  jwt: { secret: string; issuer: string; audience: string; accessTtlSeconds: number; refreshTtlSeconds: number };
+  bcryptCost: number;
+  corsOrigins: string[];
+  trustProxy: boolean | number | string[];
+  bodyLimit: string;
+  rateLimit: { windowMs: number; max: number; authWindowMs: number; authMax: number; authAccountMax: number };
+  heartbeatGraceSeconds: number;
+  sweeperIntervalSeconds: number;
+  shutdownGraceMs: number;
+  log: { level: 'error' | 'warn' | 'info' | 'http' | 'debug' | 'silent'; format: 'pretty' | 'json'; dir: string; files: boolean };
+  metricsToken?: string;
+  currency: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * In development and tests a missing JWT secret is generated once and kept under the data
+ * directory, so tokens survive restarts without anyone committing a secret.
+ */
+function localSecret(dataDir: string): string {
+  const file = path.join(dataDir, 'secrets.json');
+  try {
+    const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as { jwtSecret?: unknown };
+    if (typeof stored.jwtSecret === 'string' && stored.jwtSecret.length >= 32) return stored.jwtSecret;
+  } catch {
+    // absent or unreadable: make a new one below
+  }
+  const jwtSecret = randomBytes(48).toString('base64url');
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.writeFileSync(file, JSON.stringify({ jwtSecret }, null, 2) + '\n', { mode: 0o600 });
+  return jwtSecret;
+}
+
+/** Parses the whole environment once; every problem is reported together. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof Env, string>> = {}): Readonly<Config> {
+  const raw: Record<string, string | undefined> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = overrides[key as keyof Env] ?? source[key];
+    raw[key] = value === '' ? undefined : value;
+  }
+  const parsed = envSchema.safeParse(raw);
+  const problems: string[] = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  if (!parsed.success) throw new ConfigError(problems);
+  const env = parsed.data;
+
+  let secret = env.JWT_SECRET;
+  if (env.NODE_ENV === 'production') {
+    if (!secret) problems.push('JWT_SECRET: required when NODE_ENV=production (at least 32 bytes, e.g. `openssl rand -base64 48`)');
+    else if (Buffer.byteLength(secret) < 32) problems.push('JWT_SECRET: must be at least 32 bytes when NODE_ENV=production');
+  } else if (secret && Buffer.byteLength(secret) < 32) {
+    problems.push('JWT_SECRET: must be at least 32 bytes (leave it unset in development to have one generated)');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  secret ??= localSecret(env.DATA_DIR);
+
+  const config: Config = {
+    env: env.NODE_ENV,
+    host: env.HOST,
+    port: env.PORT,
+    databaseUrl: env.DATABASE_URL,
+    databasePoolMax: env.DATABASE_POOL_MAX,
+    databaseConnectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+    dataDir: env.DATA_DIR,
+    embeddedPgPort: env.EMBEDDED_PG_PORT,
+    seedOnFirstRun: env.SEED_ON_FIRST_RUN,
+    jwt: {
+      secret,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+      accessTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
+    },
+    bcryptCost: env.BCRYPT_COST,
+    corsOrigins: env.CORS_ORIGINS,
+    trustProxy: env.TRUST_PROXY,
+    bodyLimit: env.BODY_LIMIT,
+    rateLimit: {
+      windowMs: env.RATE_LIMIT_WINDOW_MS,
+      max: env.RATE_LIMIT_MAX,
+      authWindowMs: env.AUTH_RATE_LIMIT_WINDOW_MS,
+      authMax: env.AUTH_RATE_LIMIT_MAX,
+      authAccountMax: env.AUTH_RATE_LIMIT_ACCOUNT_MAX,
+    },
+    heartbeatGraceSeconds: env.HEARTBEAT_GRACE_SECONDS,
+    sweeperIntervalSeconds: env.SWEEPER_INTERVAL_SECONDS,
+    shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    log: {
+      level: env.LOG_LEVEL ?? (env.NODE_ENV === 'test' ? 'silent' : 'info'),
+      format: env.LOG_FORMAT ?? (env.NODE_ENV === 'production' ? 'json' : 'pretty'),
+      dir: env.LOG_DIR,
+      files: env.LOG_FILES,
+    },
+    metricsToken: env.METRICS_TOKEN,
+    currency: env.CURRENCY,
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(obj: T): Readonly<T> {
+  for (const value of Object.values(obj)) if (value && typeof value === 'object') deepFreeze(value as object);
+  return Object.freeze(obj);
+}

@@ -1,0 +1,68 @@
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaClient } from '../generated/prisma/client.js';
+
+export { Prisma, PrismaClient } from '../generated/prisma/client.js';
+export type Db = PrismaClient;
+/** A client or an interactive-transaction client: what services accept. */
+export type DbClient = Omit<PrismaClient, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
+
+export interface DbHandle {
+  db: PrismaClient;
+  pool: pg.Pool;
+  close: () => Promise<void>;
+}
+
+export interface DbOptions {
+  url: string;
+  poolMax?: number;
+  connectTimeoutMs?: number;
+  /** Called for errors of idle pool connections (e.g. the server went away); they must not crash the process. */
+  onPoolError?: (err: Error) => void;
+}
+
+/**
+ * One pg pool behind the Prisma driver adapter. The connect timeout bounds how long a request
+ * waits while the database is unreachable, so callers fail fast instead of hanging.
+ */
+export function createDb({ url, poolMax = 10, connectTimeoutMs = 2000, onPoolError }: DbOptions): DbHandle {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolMax,
+    connectionTimeoutMillis: connectTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    // Bounds a query stuck on a dead TCP connection; far above any real query here.
+    query_timeout: 30_000,
+    keepAlive: true,
+  });
+  pool.on('error', (err) => onPoolError?.(err));
+  const db = new PrismaClient({ adapter: new PrismaPg(pool) });
+  let closed = false;
+  return {
+    db,
+    pool,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await db.$disconnect().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+    },
+  };
+}
+
+/** Resolves true when the database answers `SELECT 1` within the timeout; never hangs. */
+export async function pingDatabase(pool: pg.Pool, timeoutMs = 2000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  const ping = pool
+    .query('SELECT 1')
+    .then(() => true)
+    .catch(() => false);
+  try {
+    return await Promise.race([ping, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

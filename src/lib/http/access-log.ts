@@ -1,0 +1,20 @@
+import type { RequestHandler } from 'express';
+import type { Logger } from '../logger.js';
+
+/** One line per request: id, method, path (never the query string, which may carry secrets), status, duration. */
+export function accessLog(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const durationMs = Number(process.hrtime.bigint() - start) / 1e6;
+      logger.http(`${req.method} ${req.path} ${res.statusCode} ${durationMs.toFixed(1)}ms`, {
+        requestId: res.locals.requestId as string,
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        durationMs: Math.round(durationMs * 10) / 10,
+      });
+    });
+    next();
+  };
+}

@@ -1,0 +1,80 @@
+import type { Request, RequestHandler } from 'express';
+import type { Config } from '../config.js';
+import type { Db } from '../db.js';
+import { AppError, forbidden, normalizeError, unauthorized } from '../errors/index.js';
+import { bearerToken, verifyAccessToken } from '../jwt.js';
+import type { Role } from '../../generated/prisma/enums.js';
+
+export interface AuthUser {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+  isActive: boolean;
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    user?: AuthUser;
+  }
+}
+
+/** Who may call a route. Every route names one; there is no default. */
+export interface Access {
+  kind: 'public' | 'user' | 'admin' | 'optional-user' | 'agent-or-admin';
+  handlers: RequestHandler[];
+  /** Whether the OpenAPI document marks the route as needing a bearer token. */
+  bearer: boolean;
+}
+
+export interface Guards {
+  public: Access;
+  user: Access;
+  admin: Access;
+  /** Loads the user when a valid token is sent, and lets anonymous callers through. */
+  optionalUser: Access;
+  /** Resolves the user of a bearer access token, or throws 401. */
+  resolveUser: (req: Request) => Promise<AuthUser>;
+}
+
+const USER_SELECT = { id: true, email: true, name: true, role: true, isActive: true } as const;
+
+export function createGuards({ db, config }: { db: Db; config: Pick<Config, 'jwt'> }): Guards {
+  const resolveUser = async (req: Request): Promise<AuthUser> => {
+    const token = bearerToken(req.get('authorization'));
+    if (!token) throw unauthorized('Authentication required: send an access token as `Authorization: Bearer <token>`');
+    let userId: string;
+    try {
+      userId = verifyAccessToken(config.jwt, token);
+    } catch (err) {
+      throw normalizeError(err);
+    }
+    const user = await db.user.findUnique({ where: { id: userId }, select: USER_SELECT });
+    if (!user) throw new AppError('INVALID_TOKEN', 'The account of this token no longer exists');
+    if (!user.isActive) throw new AppError('UNAUTHORIZED', 'This account is deactivated');
+    return user;
+  };
+
+  const authenticate: RequestHandler = async (req, _res, next) => {
+    req.user = await resolveUser(req);
+    next();
+  };
+
+  const requireAdmin: RequestHandler = (req, _res, next) => {
+    if (req.user?.role !== 'ADMINISTRATOR') throw forbidden('Administrator access required');
+    next();
+  };
+
+  const optional: RequestHandler = async (req, _res, next) => {
+    if (req.get('authorization')) req.user = await resolveUser(req);
+    next();
+  };
+
+  return {
+    public: { kind: 'public', handlers: [], bearer: false },
+    user: { kind: 'user', handlers: [authenticate], bearer: true },
+    admin: { kind: 'admin', handlers: [authenticate, requireAdmin], bearer: true },
+    optionalUser: { kind: 'optional-user', handlers: [optional], bearer: false },
+    resolveUser,
+  };
+}

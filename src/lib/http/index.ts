@@ -1,0 +1,6 @@
+export * from './authenticate.js';
+export * from './query.js';
+export * from './respond.js';
+export * from './routes.js';
+export { createLimiter, type RateLimitStoreFactory } from './rate-limit.js';
+export { reportError } from './error-middleware.js';

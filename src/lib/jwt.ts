@@ -1,0 +1,43 @@
+import { randomUUID } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import type { Config } from './config.js';
+import { AppError } from './errors/index.js';
+
+export type JwtConfig = Config['jwt'];
+export const ACCESS_TOKEN_TYPE = 'access';
+
+export interface AccessToken {
+  accessToken: string;
+  expiresIn: number;
+}
+
+export function signAccessToken(cfg: JwtConfig, userId: string): AccessToken {
+  const accessToken = jwt.sign({ typ: ACCESS_TOKEN_TYPE }, cfg.secret, {
+    algorithm: 'HS256',
+    subject: userId,
+    issuer: cfg.issuer,
+    audience: cfg.audience,
+    expiresIn: cfg.accessTtlSeconds,
+    jwtid: randomUUID(),
+  });
+  return { accessToken, expiresIn: cfg.accessTtlSeconds };
+}
+
+/**
+ * Verifies an access token: HS256 only (so `alg: none` and key-confusion tokens fail), issuer,
+ * audience, a present `exp` and the access type claim. Returns the user id.
+ */
+export function verifyAccessToken(cfg: JwtConfig, token: string): string {
+  const payload = jwt.verify(token, cfg.secret, { algorithms: ['HS256'], issuer: cfg.issuer, audience: cfg.audience });
+  if (typeof payload !== 'object' || payload === null) throw new AppError('INVALID_TOKEN', 'Invalid token');
+  if (typeof payload.exp !== 'number') throw new AppError('INVALID_TOKEN', 'Token has no expiry');
+  if (payload.typ !== ACCESS_TOKEN_TYPE) throw new AppError('INVALID_TOKEN', 'Not an access token');
+  if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw new AppError('INVALID_TOKEN', 'Token has no subject');
+  return payload.sub;
+}
+
+export function bearerToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}

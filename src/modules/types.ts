@@ -1,0 +1,13 @@
+import type { Config } from '../lib/config.js';
+import type { Db } from '../lib/db.js';
+import type { Guards, RateLimitStoreFactory } from '../lib/http/index.js';
+import type { Logger } from '../lib/logger.js';
+
+/** What every module factory receives. Modules never read process.env. */
+export interface ModuleDeps {
+  db: Db;
+  config: Readonly<Config>;
+  logger: Logger;
+  guards: Guards;
+  rateLimitStore?: RateLimitStoreFactory;
+}

@@ -1,0 +1,154 @@
+import type { Server } from 'node:http';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './lib/config.js';
+import { maskUrl, resolveDatabase } from './lib/database-runtime.js';
+import { createDb, type DbHandle } from './lib/db.js';
+import { PortInUseError } from './lib/embedded-postgres.js';
+import { reportError } from './lib/http/index.js';
+import { createLogger, type Logger } from './lib/logger.js';
+import { migrateDeploy } from './lib/migrate.js';
+import { SEED_ACCOUNTS, seed } from '../prisma/seed.js';
+
+interface Running {
+  stop: (reason: string) => Promise<void>;
+}
+
+type Stoppable = { name: string; stop: () => Promise<void> | void };
+
+async function listen(app: ReturnType<typeof buildApp>, config: Config): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(config.port, config.host);
+    server.once('listening', () => resolve(server));
+    server.once('error', reject);
+  });
+}
+
+/** Starts database, migrations, seed, HTTP server and background loops. Returns a stopper. */
+export async function start(config: Config, logger: Logger): Promise<Running> {
+  const t0 = Date.now();
+  const stoppables: Stoppable[] = [];
+  const stopAll = async () => {
+    for (const s of stoppables.reverse()) {
+      try {
+        await s.stop();
+      } catch (err) {
+        reportError(logger, err, { during: `stopping ${s.name}` });
+      }
+    }
+    stoppables.length = 0;
+  };
+
+  try {
+    const database = await resolveDatabase(config, logger);
+    if (database.embedded) stoppables.push({ name: 'embedded PostgreSQL', stop: database.embedded.stop });
+    const applied = await migrateDeploy(database.url);
+    if (applied.length > 0) logger.info(`Applied ${applied.length} migration(s): ${applied.join(', ')}`);
+
+    const handle: DbHandle = createDb({
+      url: database.url,
+      poolMax: config.databasePoolMax,
+      connectTimeoutMs: config.databaseConnectTimeoutMs,
+      onPoolError: (err) => logger.warn(`Database connection error: ${err.message}`),
+    });
+    stoppables.push({ name: 'database pool', stop: handle.close });
+
+    let seeded = false;
+    if (config.seedOnFirstRun && (await handle.db.user.count()) === 0) {
+      const result = await seed(handle.db, { bcryptCost: config.bcryptCost });
+      seeded = true;
+      logger.info(`Seeded ${result.users} users, ${result.services} services, ${result.workers} worker nodes`);
+    }
+
+    const app = buildApp({ db: handle.db, config, logger });
+    const server = await listen(app, config);
+    const { startBackgroundJobs } = await import('./modules/workers/index.js');
+    const jobs = startBackgroundJobs({ db: handle.db, config, logger });
+    stoppables.push({ name: 'background jobs', stop: jobs.stop });
+    stoppables.push({ name: 'HTTP server', stop: () => closeServer(server, config.shutdownGraceMs, logger) });
+
+    const base = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${(server.address() as { port: number }).port}`;
+    const lines = [
+      `minispod API ready in ${((Date.now() - t0) / 1000).toFixed(1)}s at ${base}/api/v1 (health: ${base}/health, docs: ${base}/api/docs)`,
+      `Database: ${maskUrl(database.url)}${database.embedded ? ' (embedded PostgreSQL, data in ' + config.dataDir + '/postgres)' : ''}`,
+    ];
+    if (config.env !== 'production' || seeded) {
+      lines.push('Seeded accounts:', ...SEED_ACCOUNTS.map((a) => `  ${a.role.padEnd(13)} ${a.email} / ${a.password}`));
+    }
+    logger.info(lines.join('\n'));
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  return {
+    stop: async (reason) => {
+      logger.info(`Shutting down (${reason})`);
+      await stopAll();
+      logger.info('Shutdown complete');
+    },
+  };
+}
+
+/** Stops accepting, lets in-flight requests finish within the grace period, then cuts the rest. */
+function closeServer(server: Server, graceMs: number, logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      logger.warn(`Shutdown grace of ${graceMs} ms elapsed: closing remaining connections`);
+      server.closeAllConnections();
+    }, graceMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config);
+  process.on('unhandledRejection', (reason) => reportError(logger, reason, { source: 'unhandledRejection' }));
+
+  let running: Running;
+  try {
+    running = await start(config, logger);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'EADDRINUSE') logger.error(`Port ${config.port} is already in use. Stop the other process or set PORT to a free port.`);
+    else if (err instanceof PortInUseError) logger.error(`${err.message}: set EMBEDDED_PG_PORT to a free port (or 0 to pick one).`);
+    else reportError(logger, err, { during: 'startup' });
+    await new Promise((r) => logger.on('finish', r).end());
+    process.exit(1);
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string, exitCode = 0) => {
+    if (stopping) return;
+    stopping = true;
+    running
+      .stop(signal)
+      .then(() => process.exit(exitCode))
+      .catch((err: unknown) => {
+        reportError(logger, err, { during: 'shutdown' });
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('uncaughtException', (err) => {
+    reportError(logger, err, { source: 'uncaughtException' });
+    shutdown('uncaughtException', 1);
+  });
+}
+
+await main();

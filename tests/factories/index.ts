@@ -1,0 +1,2 @@
+export * from './unique.js';
+export * from './users.js';
