@@ -43,7 +43,7 @@ describe('prisma/migrations', () => {
     await client.query(script.replace(/^Loaded Prisma config.*$/m, '')).finally(() => client.end());
 
     const [a, b] = await Promise.all([snapshot(migrated), snapshot(fromSchema)]);
-    expect(a.columns.length).toBeGreaterThan(40);
+    expect(a.columns?.length).toBeGreaterThan(40);
     expect(a).toEqual(b);
 
     const status = await runPrisma(['migrate', 'status'], migrated);
