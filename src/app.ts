@@ -8,7 +8,7 @@ import type { Db } from './lib/db.js';
 import { AppError } from './lib/errors/index.js';
 import { accessLog } from './lib/http/access-log.js';
 import { errorMiddleware, notFoundHandler } from './lib/http/error-middleware.js';
-import { buildRouter, createGuards, createLimiter, listRoutes, ok, sendError, type ApiModule, type MountedRoute, type RateLimitStoreFactory } from './lib/http/index.js';
+import { buildRouter, createGuards, createLimiter, listRoutes, ok, registerModule, sendError, type ApiModule, type MountedRoute, type RateLimitStoreFactory } from './lib/http/index.js';
 import { requestContext } from './lib/http/request-context.js';
 import type { Logger } from './lib/logger.js';
 import { buildOpenApiDocument } from './lib/openapi.js';
@@ -51,7 +51,16 @@ export function buildApp({ db, config, logger, rateLimitStore }: AppDeps): Built
     { method: 'get', path: `${API_PREFIX}/openapi.json` },
     ...modules.flatMap((m) => listRoutes(API_PREFIX, m)),
   ];
-  const openapi = buildOpenApiDocument(API_PREFIX, [health, ...modules]);
+  const openapi = buildOpenApiDocument(API_PREFIX, [health, ...modules], (registry) => {
+    registerModule(registry, '/', health);
+    registry.registerPath({
+      method: 'get',
+      path: `${API_PREFIX}/openapi.json`,
+      tags: ['Health'],
+      summary: 'This OpenAPI 3 document (interactive page at /api/docs)',
+      responses: { 200: { description: 'The OpenAPI document' } },
+    });
+  });
   app.locals.routes = routes;
   app.locals.openapi = openapi;
 

@@ -1,0 +1,86 @@
+import type { DbClient } from '../../lib/db.js';
+import { AppError } from '../../lib/errors/index.js';
+import { z } from '../../lib/zod.js';
+import type { Role } from '../../generated/prisma/enums.js';
+
+/** Emails are stored trimmed and lower-cased, which makes uniqueness and login case-insensitive. */
+export const emailSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.email('Must be a valid email address').max(254))
+  .openapi({ type: 'string', format: 'email', example: 'john@example.com' });
+
+export const nameSchema = z.string().trim().min(2, 'Name must be at least 2 characters long').max(100, 'Name must be at most 100 characters long');
+
+/** The columns a user view is built from: never the password hash. */
+export const USER_VIEW_SELECT = {
+  id: true,
+  name: true,
+  email: true,
+  role: true,
+  isActive: true,
+  lastLoginAt: true,
+  createdAt: true,
+  updatedAt: true,
+} as const;
+
+export const USER_VIEW_WITH_COUNT_SELECT = { ...USER_VIEW_SELECT, _count: { select: { subscriptions: true } } } as const;
+
+interface UserRow {
+  id: string;
+  name: string;
+  email: string;
+  role: Role;
+  isActive: boolean;
+  lastLoginAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+  _count?: { subscriptions: number };
+}
+
+/** Allow-list mapper: whatever the row carries, only these fields reach the wire. */
+export function toUserView(row: UserRow) {
+  const view = {
+    id: row.id,
+    name: row.name,
+    email: row.email,
+    role: row.role,
+    isActive: row.isActive,
+    lastLoginAt: row.lastLoginAt,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+  return row._count ? { ...view, _count: { subscriptions: row._count.subscriptions } } : view;
+}
+
+export const userViewSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    email: z.string(),
+    role: z.enum(['USER', 'ADMINISTRATOR']),
+    isActive: z.boolean(),
+    lastLoginAt: z.iso.datetime().nullable(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .openapi('User');
+
+export const userWithCountSchema = userViewSchema.extend({ _count: z.object({ subscriptions: z.number().int() }) }).openapi('UserWithCount');
+
+/**
+ * Guards "the last active administrator can never be removed". It locks the active
+ * administrators' rows (in id order, so concurrent callers cannot deadlock) for the rest of the
+ * transaction: two requests demoting the last two administrators at once are serialized, and the
+ * second sees only one left. Call it inside a transaction before changing any user in `removing`.
+ */
+export async function assertAdminsRemain(tx: DbClient, removing: readonly string[]): Promise<void> {
+  const admins = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM users WHERE role = 'ADMINISTRATOR' AND "isActive" ORDER BY id FOR UPDATE`;
+  const gone = new Set(removing);
+  if (admins.length > 0 && admins.every((a) => gone.has(a.id))) {
+    throw new AppError('CONFLICT', 'The last active administrator cannot be deleted, deactivated or demoted', {
+      errors: [{ field: 'role', message: 'At least one active administrator must remain' }],
+    });
+  }
+}

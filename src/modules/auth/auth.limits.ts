@@ -1,0 +1,32 @@
+import type { Request, RequestHandler } from 'express';
+import { createLimiter } from '../../lib/http/index.js';
+import type { ModuleDeps } from '../types.js';
+import { hashToken } from './auth.sessions.js';
+
+/** The raw body is read here because limits run before validation: a rejected request still counts. */
+const bodyString = (req: Request, key: string): string | undefined => {
+  const value = (req.body as Record<string, unknown> | undefined)?.[key];
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+};
+
+export const emailKey = (req: Request) => bodyString(req, 'email')?.trim().toLowerCase().slice(0, 254);
+// Keyed by the hash: the limiter's store never holds a usable token.
+export const refreshTokenKey = (req: Request) => ((t) => (t ? hashToken(t) : undefined))(bodyString(req, 'refreshToken'));
+
+/**
+ * The stricter limits of the credential routes: one per client IP and one per account (email or
+ * refresh token), each with its own counter per route, so guessing passwords for one account from
+ * many addresses is limited as well as spraying many accounts from one address.
+ */
+export function authLimiters({ config, rateLimitStore }: Pick<ModuleDeps, 'config' | 'rateLimitStore'>) {
+  const { authWindowMs, authMax, authAccountMax } = config.rateLimit;
+  const pair = (route: string, key: (req: Request) => string | undefined, what: string): RequestHandler[] => [
+    createLimiter({ name: `auth-${route}-ip`, windowMs: authWindowMs, max: authMax, store: rateLimitStore, message: `Too many ${what} attempts from this address, please try again later` }),
+    createLimiter({ name: `auth-${route}-account`, windowMs: authWindowMs, max: authAccountMax, key, store: rateLimitStore, message: `Too many ${what} attempts for this account, please try again later` }),
+  ];
+  return {
+    login: pair('login', emailKey, 'login'),
+    register: pair('register', emailKey, 'registration'),
+    refresh: pair('refresh', refreshTokenKey, 'token refresh'),
+  };
+}

@@ -1,0 +1,122 @@
+import type { Request } from 'express';
+import { created, defineRoute, ok, type RouteDef } from '../../lib/http/index.js';
+import type { ModuleDeps } from '../types.js';
+import { authLimiters } from './auth.limits.js';
+import { dummyHash } from './auth.passwords.js';
+import {
+  changePasswordBody,
+  loginBody,
+  meSchema,
+  refreshTokenBody,
+  registerBody,
+  sessionSchema,
+  tokensOnlySchema,
+  updateProfileBody,
+  userWithCountSchema,
+} from './auth.schemas.js';
+import * as auth from './auth.service.js';
+import type { ClientMeta } from './auth.sessions.js';
+
+const clientMeta = (req: Request): ClientMeta => ({ userAgent: req.get('user-agent'), ipAddress: req.ip });
+const userId = (req: Request) => (req.user as NonNullable<Request['user']>).id;
+
+export function authRoutes(deps: ModuleDeps): RouteDef[] {
+  const { guards } = deps;
+  const svc: auth.AuthDeps = { db: deps.db, config: deps.config, logger: deps.logger, dummyHash: dummyHash(deps.config.bcryptCost) };
+  const limits = authLimiters(deps);
+
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/register',
+      summary: 'Create an account (role USER) and sign in',
+      access: guards.public,
+      before: limits.register,
+      body: registerBody,
+      responses: { 201: { description: 'Registered', schema: sessionSchema }, 409: { description: 'Email already registered' } },
+      handler: async ({ body, req, res }) => created(res, await auth.register(svc, body, clientMeta(req)), 'User registered successfully'),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/login',
+      summary: 'Sign in with email and password',
+      description: 'Unknown emails and wrong passwords get the same 401 in the same time. A deactivated account is refused (403) only after the password matched.',
+      access: guards.public,
+      before: limits.login,
+      body: loginBody,
+      responses: { 200: { description: 'Signed in', schema: sessionSchema }, 403: { description: 'Account deactivated' } },
+      handler: async ({ body, req, res }) => ok(res, await auth.login(svc, body, clientMeta(req)), 'Login successful'),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/refresh',
+      summary: 'Exchange a refresh token for a new token pair',
+      description: 'Refresh tokens are single use. Presenting a used one revokes every token of its session.',
+      access: guards.public,
+      before: limits.refresh,
+      body: refreshTokenBody,
+      responses: { 200: { description: 'New tokens', schema: tokensOnlySchema } },
+      handler: async ({ body, req, res }) => ok(res, await auth.refresh(svc, body.refreshToken, clientMeta(req)), 'Token refreshed successfully'),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/logout',
+      summary: 'End the session of a refresh token',
+      description: 'Possession of the refresh token is the credential, so an expired access token does not prevent logging out.',
+      access: guards.public,
+      body: refreshTokenBody,
+      responses: { 200: { description: 'Signed out' } },
+      handler: async ({ body, res }) => {
+        await auth.logout(svc, body.refreshToken);
+        ok(res, null, 'Logout successful');
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/me',
+      summary: 'The signed-in user',
+      access: guards.user,
+      responses: { 200: { description: 'Current user', schema: meSchema } },
+      handler: async ({ req, res }) => ok(res, { user: await auth.getProfile(svc, userId(req)), authenticated: true }, 'User is authenticated'),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/profile',
+      summary: 'Profile of the signed-in user',
+      access: guards.user,
+      responses: { 200: { description: 'Profile', schema: userWithCountSchema } },
+      handler: async ({ req, res }) => ok(res, await auth.getProfile(svc, userId(req), true), 'Profile retrieved successfully'),
+    }),
+    defineRoute({
+      method: 'put',
+      path: '/profile',
+      summary: 'Update name or email of the signed-in user',
+      access: guards.user,
+      body: updateProfileBody,
+      responses: { 200: { description: 'Updated profile', schema: userWithCountSchema }, 409: { description: 'Email already registered' } },
+      handler: async ({ body, req, res }) => ok(res, await auth.updateProfile(svc, userId(req), body), 'Profile updated successfully'),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/change-password',
+      summary: 'Change the password of the signed-in user',
+      description: 'Revokes every refresh token of the user and returns a new token pair for the caller.',
+      access: guards.user,
+      body: changePasswordBody,
+      responses: { 200: { description: 'Password changed', schema: tokensOnlySchema } },
+      handler: async ({ body, req, res }) => ok(res, await auth.changePassword(svc, userId(req), body, clientMeta(req)), 'Password changed successfully'),
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/account',
+      summary: 'Deactivate the signed-in account',
+      description: 'Locks the account out at once and revokes its sessions. The last active administrator cannot do this (409).',
+      access: guards.user,
+      responses: { 200: { description: 'Account deactivated' }, 409: { description: 'Last active administrator' } },
+      handler: async ({ req, res }) => {
+        await auth.deactivateAccount(svc, userId(req));
+        ok(res, null, 'Account deactivated successfully');
+      },
+    }),
+  ];
+}

@@ -1,0 +1,87 @@
+import type { Config } from '../../lib/config.js';
+import type { Db } from '../../lib/db.js';
+import { AppError, fieldError, notFound } from '../../lib/errors/index.js';
+import type { Logger } from '../../lib/logger.js';
+import { assertAdminsRemain, toUserView, USER_VIEW_SELECT, USER_VIEW_WITH_COUNT_SELECT } from './auth.accounts.js';
+import { hashPassword, needsRehash, verifyPassword } from './auth.passwords.js';
+import { issueTokens, revokeByToken, revokeUserSessions, rotateRefreshToken, type ClientMeta } from './auth.sessions.js';
+
+export interface AuthDeps {
+  db: Db;
+  config: Pick<Config, 'jwt' | 'bcryptCost'>;
+  logger: Logger;
+  /** Hash compared against when the email is unknown, so timing does not reveal which emails exist. */
+  dummyHash: () => Promise<string>;
+}
+
+const invalidCredentials = () => new AppError('INVALID_CREDENTIALS', 'Invalid email or password');
+
+export async function register(deps: AuthDeps, input: { name: string; email: string; password: string }, meta: ClientMeta) {
+  const password = await hashPassword(input.password, deps.config.bcryptCost);
+  // A taken email fails on the unique index (409), which also settles concurrent registrations.
+  return deps.db.$transaction(async (tx) => {
+    const user = await tx.user.create({ data: { name: input.name, email: input.email, password, role: 'USER' }, select: USER_VIEW_SELECT });
+    const tokens = await issueTokens(tx, deps.config, user.id, meta);
+    return { user: toUserView(user), tokens };
+  });
+}
+
+export async function login({ db, config, logger, dummyHash }: AuthDeps, input: { email: string; password: string }, meta: ClientMeta) {
+  const user = await db.user.findUnique({ where: { email: input.email }, select: { id: true, password: true, isActive: true } });
+  const matches = await verifyPassword(input.password, user?.password ?? (await dummyHash()));
+  if (!user || !matches) throw invalidCredentials();
+  // Only someone who knows the password learns that the account is deactivated.
+  if (!user.isActive) throw new AppError('ACCOUNT_DISABLED', 'This account is deactivated');
+
+  const rehash = needsRehash(user.password, config.bcryptCost) ? await hashPassword(input.password, config.bcryptCost) : undefined;
+  const result = await db.$transaction(async (tx) => {
+    const updated = await tx.user.update({ where: { id: user.id }, data: { lastLoginAt: new Date(), ...(rehash ? { password: rehash } : {}) }, select: USER_VIEW_SELECT });
+    return { user: toUserView(updated), tokens: await issueTokens(tx, config, user.id, meta) };
+  });
+  logger.info('User logged in', { userId: user.id });
+  return result;
+}
+
+export const refresh = async ({ db, config, logger }: AuthDeps, refreshToken: string, meta: ClientMeta) => ({
+  tokens: await rotateRefreshToken(db, config, logger, refreshToken, meta),
+});
+
+export const logout = ({ db }: AuthDeps, refreshToken: string) => revokeByToken(db, refreshToken);
+
+export async function getProfile({ db }: AuthDeps, userId: string, withCount = false) {
+  const user = await db.user.findUnique({ where: { id: userId }, select: withCount ? USER_VIEW_WITH_COUNT_SELECT : USER_VIEW_SELECT });
+  if (!user) throw notFound('user', userId);
+  return toUserView(user);
+}
+
+export async function updateProfile({ db }: AuthDeps, userId: string, input: { name?: string; email?: string }) {
+  const user = await db.user.update({ where: { id: userId }, data: input, select: USER_VIEW_WITH_COUNT_SELECT });
+  return toUserView(user);
+}
+
+/**
+ * Changes the password after checking the current one, ends every existing session and opens a
+ * new one, so the caller stays signed in and every other device must log in again.
+ */
+export async function changePassword({ db, config, logger }: AuthDeps, userId: string, input: { currentPassword: string; newPassword: string }, meta: ClientMeta) {
+  const user = await db.user.findUniqueOrThrow({ where: { id: userId }, select: { password: true } });
+  if (!(await verifyPassword(input.currentPassword, user.password))) throw fieldError('currentPassword', 'Current password is incorrect');
+  const password = await hashPassword(input.newPassword, config.bcryptCost);
+  const tokens = await db.$transaction(async (tx) => {
+    await tx.user.update({ where: { id: userId }, data: { password } });
+    await revokeUserSessions(tx, userId);
+    return issueTokens(tx, config, userId, meta);
+  });
+  logger.info('Password changed; other sessions revoked', { userId });
+  return { tokens };
+}
+
+/** Self-service deactivation. The last active administrator may not lock everyone out. */
+export async function deactivateAccount({ db, logger }: AuthDeps, userId: string) {
+  await db.$transaction(async (tx) => {
+    await assertAdminsRemain(tx, [userId]);
+    await tx.user.update({ where: { id: userId }, data: { isActive: false } });
+    await revokeUserSessions(tx, userId);
+  });
+  logger.info('Account deactivated by its owner', { userId });
+}

@@ -1,0 +1,89 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Config } from '../../lib/config.js';
+import type { Db, DbClient, Prisma } from '../../lib/db.js';
+import { AppError, invalidToken } from '../../lib/errors/index.js';
+import { signAccessToken } from '../../lib/jwt.js';
+import type { Logger } from '../../lib/logger.js';
+
+/** Where a session was opened from; stored for the user's and the administrator's information only. */
+export interface ClientMeta {
+  userAgent?: string;
+  ipAddress?: string;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+  /** Seconds until the refresh token expires. */
+  refreshExpiresIn: number;
+}
+
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/**
+ * Opens a session (or continues `familyId`): a fresh opaque refresh token, stored only as its hash,
+ * and an access token. Refresh tokens are not JWTs, so one can never pass as an access token.
+ */
+export async function issueTokens(db: DbClient, config: Pick<Config, 'jwt'>, userId: string, meta: ClientMeta, familyId: string = randomUUID()): Promise<TokenPair> {
+  const refreshToken = randomBytes(32).toString('base64url');
+  const ttl = config.jwt.refreshTtlSeconds;
+  await db.refreshToken.create({
+    data: {
+      tokenHash: hashToken(refreshToken),
+      familyId,
+      userId,
+      expiresAt: new Date(Date.now() + ttl * 1000),
+      userAgent: meta.userAgent?.slice(0, 512),
+      ipAddress: meta.ipAddress?.slice(0, 64),
+    },
+  });
+  const { accessToken, expiresIn } = signAccessToken(config.jwt, userId);
+  return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn, refreshExpiresIn: ttl };
+}
+
+const revokeWhere = async (db: DbClient, where: Prisma.RefreshTokenWhereInput) =>
+  (await db.refreshToken.updateMany({ where: { ...where, revokedAt: null }, data: { revokedAt: new Date() } })).count;
+
+export const revokeFamily = (db: DbClient, familyId: string) => revokeWhere(db, { familyId });
+
+/** Ends every session of the given users (password change or reset, deactivation). */
+export const revokeUserSessions = (db: DbClient, userIds: string | readonly string[]) =>
+  revokeWhere(db, { userId: { in: typeof userIds === 'string' ? [userIds] : [...userIds] } });
+
+/**
+ * Rotates a refresh token. The token is claimed by one conditional UPDATE, so of several concurrent
+ * refreshes exactly one wins. A token that was already used or revoked means it leaked: its whole
+ * family is revoked (RFC 9700, 4.14), including the token the legitimate holder got last.
+ */
+export async function rotateRefreshToken(db: Db, config: Pick<Config, 'jwt'>, logger: Logger, token: string, meta: ClientMeta): Promise<TokenPair> {
+  const tokenHash = hashToken(token);
+  const now = new Date();
+  const rotated = await db.$transaction(async (tx) => {
+    const claimed = await tx.refreshToken.updateMany({ where: { tokenHash, usedAt: null, revokedAt: null, expiresAt: { gt: now } }, data: { usedAt: now } });
+    if (claimed.count !== 1) return undefined;
+    const row = await tx.refreshToken.findUniqueOrThrow({ where: { tokenHash }, select: { familyId: true, user: { select: { id: true, isActive: true } } } });
+    // Throwing rolls the claim back; deactivation revokes the tokens anyway.
+    if (!row.user.isActive) throw new AppError('ACCOUNT_DISABLED', 'This account is deactivated');
+    return issueTokens(tx, config, row.user.id, meta, row.familyId);
+  });
+  if (rotated) return rotated;
+
+  const row = await db.refreshToken.findUnique({ where: { tokenHash }, select: { familyId: true, userId: true, usedAt: true, revokedAt: true } });
+  if (!row) throw invalidToken('Invalid refresh token');
+  if (row.usedAt || row.revokedAt) {
+    const revoked = await revokeFamily(db, row.familyId);
+    if (row.usedAt) logger.warn('Refresh token reuse detected; session family revoked', { userId: row.userId, familyId: row.familyId, revoked });
+    throw invalidToken('Refresh token has already been used or revoked');
+  }
+  throw new AppError('TOKEN_EXPIRED', 'Refresh token has expired');
+}
+
+/** Logout: revokes the family of a refresh token, whatever state the token is in. */
+export async function revokeByToken(db: DbClient, token: string): Promise<void> {
+  const row = await db.refreshToken.findUnique({ where: { tokenHash: hashToken(token) }, select: { familyId: true } });
+  if (!row) throw invalidToken('Invalid refresh token');
+  await revokeFamily(db, row.familyId);
+}

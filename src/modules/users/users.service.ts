@@ -1,0 +1,143 @@
+import type { Config } from '../../lib/config.js';
+import type { Db, DbClient, Prisma } from '../../lib/db.js';
+import { conflict, forbidden, notFound } from '../../lib/errors/index.js';
+import { pageWindow, paginate } from '../../lib/http/index.js';
+import type { Logger } from '../../lib/logger.js';
+import type { Role } from '../../generated/prisma/enums.js';
+import { assertAdminsRemain, hashPassword, revokeUserSessions, toUserView, USER_VIEW_WITH_COUNT_SELECT } from '../auth/index.js';
+import type { USER_SORT_FIELDS } from './users.schemas.js';
+
+export interface UsersDeps {
+  db: Db;
+  config: Pick<Config, 'bcryptCost'>;
+  logger: Logger;
+}
+
+export interface ListUsersInput {
+  page: number;
+  limit: number;
+  search?: string;
+  sortBy: (typeof USER_SORT_FIELDS)[number];
+  sortOrder: 'asc' | 'desc';
+  role?: Role;
+  isActive?: boolean;
+}
+
+export async function listUsers({ db }: UsersDeps, q: ListUsersInput) {
+  const where: Prisma.UserWhereInput = {
+    role: q.role,
+    isActive: q.isActive,
+    ...(q.search ? { OR: [{ name: { contains: q.search, mode: 'insensitive' } }, { email: { contains: q.search, mode: 'insensitive' } }] } : {}),
+  };
+  const [rows, total] = await Promise.all([
+    // The id tie-break keeps pages stable when many rows share the sort value.
+    db.user.findMany({ where, select: USER_VIEW_WITH_COUNT_SELECT, orderBy: [{ [q.sortBy]: q.sortOrder }, { id: q.sortOrder }], ...pageWindow(q.page, q.limit) }),
+    db.user.count({ where }),
+  ]);
+  return { users: rows.map(toUserView), pagination: paginate(q.page, q.limit, total) };
+}
+
+interface StatsRow {
+  total: number;
+  active: number;
+  admins: number;
+  new7: number;
+  new30: number;
+  subscribed: number;
+}
+
+/** One pass over the table in the database, however many users there are. */
+export async function getUserStats({ db }: UsersDeps) {
+  const [s] = await db.$queryRaw<StatsRow[]>`
+    SELECT count(*)::int AS total,
+           count(*) FILTER (WHERE u."isActive")::int AS active,
+           count(*) FILTER (WHERE u.role = 'ADMINISTRATOR')::int AS admins,
+           count(*) FILTER (WHERE u."createdAt" >= now() - interval '7 days')::int AS new7,
+           count(*) FILTER (WHERE u."createdAt" >= now() - interval '30 days')::int AS new30,
+           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s."userId" = u.id))::int AS subscribed
+    FROM users u`;
+  const row = s as StatsRow;
+  return {
+    totalUsers: row.total,
+    activeUsers: row.active,
+    inactiveUsers: row.total - row.active,
+    adminUsers: row.admins,
+    regularUsers: row.total - row.admins,
+    byRole: { USER: row.total - row.admins, ADMINISTRATOR: row.admins },
+    newUsersLast7Days: row.new7,
+    newUsersLast30Days: row.new30,
+    usersWithSubscriptions: row.subscribed,
+    usersWithoutSubscriptions: row.total - row.subscribed,
+  };
+}
+
+async function findView(db: DbClient, id: string) {
+  const user = await db.user.findUnique({ where: { id }, select: USER_VIEW_WITH_COUNT_SELECT });
+  if (!user) throw notFound('user', id);
+  return user;
+}
+
+/** Locks one user's row for the rest of the transaction, so read-then-write decisions hold. */
+async function lockUser(tx: DbClient, id: string) {
+  const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM users WHERE id = ${id} FOR UPDATE`;
+  if (rows.length === 0) throw notFound('user', id);
+}
+
+export const getUser = async ({ db }: UsersDeps, id: string) => toUserView(await findView(db, id));
+
+export async function createUser({ db, config }: UsersDeps, input: { name: string; email: string; password: string; role: Role; isActive: boolean }) {
+  const password = await hashPassword(input.password, config.bcryptCost);
+  return toUserView(await db.user.create({ data: { ...input, password }, select: USER_VIEW_WITH_COUNT_SELECT }));
+}
+
+export async function updateUser({ db }: UsersDeps, actorId: string, id: string, input: { name?: string; email?: string; role?: Role; isActive?: boolean }) {
+  if (id === actorId && input.isActive === false) throw forbidden('You cannot deactivate your own account');
+  if (id === actorId && input.role === 'USER') throw forbidden('You cannot remove your own administrator role');
+  return db.$transaction(async (tx) => {
+    if (input.isActive === false || input.role === 'USER') await assertAdminsRemain(tx, [id]);
+    await lockUser(tx, id);
+    const user = await tx.user.update({ where: { id }, data: input, select: USER_VIEW_WITH_COUNT_SELECT });
+    if (input.isActive === false) await revokeUserSessions(tx, id);
+    return toUserView(user);
+  });
+}
+
+/** Sets a new password and ends the user's sessions: a reset usually means the old one leaked. */
+export async function resetPassword({ db, config, logger }: UsersDeps, id: string, newPassword: string) {
+  const password = await hashPassword(newPassword, config.bcryptCost);
+  const user = await db.$transaction(async (tx) => {
+    await lockUser(tx, id);
+    const updated = await tx.user.update({ where: { id }, data: { password }, select: USER_VIEW_WITH_COUNT_SELECT });
+    await revokeUserSessions(tx, id);
+    return updated;
+  });
+  logger.info('Password reset by an administrator', { userId: id });
+  return toUserView(user);
+}
+
+export async function toggleStatus({ db }: UsersDeps, actorId: string, id: string) {
+  // The caller is active, so toggling themselves could only deactivate them.
+  if (id === actorId) throw forbidden('You cannot deactivate your own account');
+  return db.$transaction(async (tx) => {
+    await assertAdminsRemain(tx, [id]);
+    await lockUser(tx, id);
+    const current = await tx.user.findUniqueOrThrow({ where: { id }, select: { isActive: true } });
+    const user = await tx.user.update({ where: { id }, data: { isActive: !current.isActive }, select: USER_VIEW_WITH_COUNT_SELECT });
+    if (!user.isActive) await revokeUserSessions(tx, id);
+    return toUserView(user);
+  });
+}
+
+export async function deleteUser({ db, logger }: UsersDeps, actorId: string, id: string) {
+  if (id === actorId) throw forbidden('You cannot delete your own account');
+  const user = await db.$transaction(async (tx) => {
+    await assertAdminsRemain(tx, [id]);
+    await lockUser(tx, id);
+    const found = await findView(tx, id);
+    if (found._count.subscriptions > 0) throw conflict('id', 'The user has subscriptions; deactivate the account instead');
+    await tx.user.delete({ where: { id } });
+    return found;
+  });
+  logger.info('User deleted', { userId: id });
+  return toUserView(user);
+}

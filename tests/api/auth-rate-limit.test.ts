@@ -1,0 +1,48 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createUser, unique } from '../factories/index.js';
+import { createTestContext } from '../helpers/app.js';
+
+// Each context has its own in-memory limiter store, so these counts are not shared with other files.
+const perIp = createTestContext({ env: { AUTH_RATE_LIMIT_MAX: '3', AUTH_RATE_LIMIT_ACCOUNT_MAX: '0' } });
+const perAccount = createTestContext({ env: { AUTH_RATE_LIMIT_MAX: '0', AUTH_RATE_LIMIT_ACCOUNT_MAX: '2' } });
+afterAll(async () => {
+  await perIp.close();
+  await perAccount.close();
+});
+
+const email = () => `${unique('rl')}@example.test`;
+
+describe('POST /api/v1/auth/login rate limits', () => {
+  it('answers 429 with Retry-After once one address exceeds the limit, whatever the account', async () => {
+    for (let i = 0; i < 3; i++) await perIp.request.post('/api/v1/auth/login').send({ email: email(), password: 'Wrong123!x' }).expect(401);
+    const res = await perIp.request.post('/api/v1/auth/login').send({ email: email(), password: 'Wrong123!x' }).expect(429);
+    expect(res.body).toMatchObject({ success: false, code: 'RATE_LIMITED', statusCode: 429 });
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('limits attempts per account (case-insensitively) while other accounts still get in', async () => {
+    const { user, password } = await createUser(perAccount.db, perAccount.config);
+    await perAccount.request.post('/api/v1/auth/login').send({ email: user.email, password: 'Wrong123!x' }).expect(401);
+    await perAccount.request.post('/api/v1/auth/login').send({ email: user.email.toUpperCase(), password: 'Wrong123!x' }).expect(401);
+    await perAccount.request.post('/api/v1/auth/login').send({ email: user.email, password }).expect(429);
+
+    const other = await createUser(perAccount.db, perAccount.config);
+    await perAccount.request.post('/api/v1/auth/login').send({ email: other.user.email, password: other.password }).expect(200);
+  });
+
+  it('counts login and register separately', async () => {
+    const address = email();
+    const body = { name: 'Rate Limited', email: address, password: 'SecurePass123!', confirmPassword: 'SecurePass123!' };
+    await perAccount.request.post('/api/v1/auth/login').send({ email: address, password: 'Wrong123!x' }).expect(401);
+    await perAccount.request.post('/api/v1/auth/login').send({ email: address, password: 'Wrong123!x' }).expect(401);
+    await perAccount.request.post('/api/v1/auth/register').send(body).expect(201);
+  });
+});
+
+describe('POST /api/v1/auth/refresh rate limits', () => {
+  it('limits attempts per refresh token', async () => {
+    for (let i = 0; i < 2; i++) await perAccount.request.post('/api/v1/auth/refresh').send({ refreshToken: 'same-guess' }).expect(401);
+    await perAccount.request.post('/api/v1/auth/refresh').send({ refreshToken: 'same-guess' }).expect(429);
+    await perAccount.request.post('/api/v1/auth/refresh').send({ refreshToken: 'another-guess' }).expect(401);
+  });
+});

@@ -1,0 +1,134 @@
+import jwt from 'jsonwebtoken';
+import { afterAll, describe, expect, it } from 'vitest';
+import { hashToken } from '../../src/modules/auth/auth.sessions.js';
+import { createUser } from '../factories/index.js';
+import { createTestContext } from '../helpers/app.js';
+
+const ctx = createTestContext();
+const { request, db, config } = ctx;
+afterAll(() => ctx.close());
+
+async function signIn() {
+  const { user, password } = await createUser(db, config);
+  const res = await request.post('/api/v1/auth/login').send({ email: user.email, password }).expect(200);
+  return { user, password, tokens: res.body.data.tokens as { accessToken: string; refreshToken: string } };
+}
+
+const refresh = (refreshToken: string) => request.post('/api/v1/auth/refresh').send({ refreshToken });
+
+describe('POST /api/v1/auth/refresh', () => {
+  it('rotates: returns a new pair, marks the old token used and keeps one family', async () => {
+    const { user, tokens } = await signIn();
+    const res = await refresh(tokens.refreshToken).expect(200);
+    const next = res.body.data.tokens;
+    expect(next.refreshToken).not.toBe(tokens.refreshToken);
+    expect(next.expiresIn).toBe(config.jwt.accessTtlSeconds);
+    await request.get('/api/v1/auth/me').set('Authorization', `Bearer ${next.accessToken}`).expect(200);
+
+    const rows = await db.refreshToken.findMany({ where: { userId: user.id }, orderBy: { createdAt: 'asc' } });
+    expect(rows).toHaveLength(2);
+    expect(new Set(rows.map((r) => r.familyId)).size).toBe(1);
+    const old = rows.find((r) => r.tokenHash === hashToken(tokens.refreshToken));
+    expect(old?.usedAt).not.toBeNull();
+  });
+
+  it('stores only a hash of the refresh token', async () => {
+    const { user, tokens } = await signIn();
+    const rows = await db.refreshToken.findMany({ where: { userId: user.id } });
+    expect(rows.map((r) => r.tokenHash)).toEqual([hashToken(tokens.refreshToken)]);
+    expect(JSON.stringify(rows)).not.toContain(tokens.refreshToken);
+  });
+
+  it('treats a reused token as theft: 401 and the whole family is revoked', async () => {
+    const { user, tokens } = await signIn();
+    const rotated = (await refresh(tokens.refreshToken).expect(200)).body.data.tokens;
+    const reuse = await refresh(tokens.refreshToken).expect(401);
+    expect(reuse.body.code).toBe('INVALID_TOKEN');
+    await refresh(rotated.refreshToken).expect(401);
+    expect(await db.refreshToken.count({ where: { userId: user.id, revokedAt: null } })).toBe(0);
+  });
+
+  it('lets exactly one of several concurrent refreshes of one token succeed', async () => {
+    const { tokens } = await signIn();
+    const results = await Promise.all(Array.from({ length: 8 }, () => refresh(tokens.refreshToken)));
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(7);
+  });
+
+  it('does not affect another session of the same user', async () => {
+    const { user, password, tokens } = await signIn();
+    const other = (await request.post('/api/v1/auth/login').send({ email: user.email, password }).expect(200)).body.data.tokens;
+    await refresh(tokens.refreshToken).expect(200);
+    await refresh(tokens.refreshToken).expect(401);
+    await refresh(other.refreshToken).expect(200);
+  });
+
+  it('rejects an unknown token, an access token and an expired token with 401', async () => {
+    const { user, tokens } = await signIn();
+    expect((await refresh('not-a-real-token').expect(401)).body.code).toBe('INVALID_TOKEN');
+    await refresh(tokens.accessToken).expect(401);
+    await db.refreshToken.updateMany({ where: { userId: user.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    expect((await refresh(tokens.refreshToken).expect(401)).body.code).toBe('TOKEN_EXPIRED');
+  });
+
+  it('refuses the token of a deactivated user and leaves it unused', async () => {
+    const { user, tokens } = await signIn();
+    await db.user.update({ where: { id: user.id }, data: { isActive: false } });
+    expect((await refresh(tokens.refreshToken).expect(403)).body.code).toBe('ACCOUNT_DISABLED');
+    const row = await db.refreshToken.findUniqueOrThrow({ where: { tokenHash: hashToken(tokens.refreshToken) } });
+    expect(row.usedAt).toBeNull();
+  });
+
+  it('rejects a missing or extra field with 400', async () => {
+    await request.post('/api/v1/auth/refresh').send({}).expect(400);
+    const res = await request.post('/api/v1/auth/refresh').send({ refreshToken: 'x', userId: 'y' }).expect(400);
+    expect(res.body.errors).toEqual([expect.objectContaining({ field: 'userId' })]);
+  });
+});
+
+describe('POST /api/v1/auth/logout', () => {
+  it('revokes the family of the token so neither it nor its successors refresh', async () => {
+    const { user, tokens } = await signIn();
+    const rotated = (await refresh(tokens.refreshToken).expect(200)).body.data.tokens;
+    await request.post('/api/v1/auth/logout').send({ refreshToken: rotated.refreshToken }).expect(200);
+    await refresh(rotated.refreshToken).expect(401);
+    expect(await db.refreshToken.count({ where: { userId: user.id, revokedAt: null } })).toBe(0);
+  });
+
+  it('rejects an unknown refresh token with 401', async () => {
+    await request.post('/api/v1/auth/logout').send({ refreshToken: 'unknown-token' }).expect(401);
+  });
+});
+
+describe('access tokens', () => {
+  const sign = (payload: object, options: jwt.SignOptions = {}, secret = config.jwt.secret) =>
+    jwt.sign(payload, secret, { algorithm: 'HS256', issuer: config.jwt.issuer, audience: config.jwt.audience, expiresIn: 60, ...options });
+
+  it.each([
+    ['a wrong type claim', () => ({ payload: { typ: 'refresh' } })],
+    ['no type claim', () => ({ payload: {} })],
+    ['another issuer', () => ({ payload: { typ: 'access' }, options: { issuer: 'someone-else' } })],
+    ['another audience', () => ({ payload: { typ: 'access' }, options: { audience: 'another-api' } })],
+    ['another secret', () => ({ payload: { typ: 'access' }, secret: 'x'.repeat(40) })],
+    ['an expiry in the past', () => ({ payload: { typ: 'access' }, options: { expiresIn: -10 } })],
+  ])('rejects a token with %s', async (_case, make) => {
+    const { user } = await createUser(db, config);
+    const { payload, options, secret } = make() as { payload: object; options?: jwt.SignOptions; secret?: string };
+    const token = sign(payload, { subject: user.id, ...options }, secret);
+    await request.get('/api/v1/auth/me').set('Authorization', `Bearer ${token}`).expect(401);
+  });
+
+  it('rejects an unsigned (alg none) token', async () => {
+    const { user } = await createUser(db, config);
+    const token = jwt.sign({ typ: 'access', sub: user.id, iss: config.jwt.issuer, aud: config.jwt.audience, exp: Math.floor(Date.now() / 1000) + 60 }, '', { algorithm: 'none' });
+    await request.get('/api/v1/auth/me').set('Authorization', `Bearer ${token}`).expect(401);
+  });
+
+  it('locks a user out at once when an administrator deactivates them', async () => {
+    const { user, auth } = await createUser(db, config);
+    await request.get('/api/v1/auth/me').set('Authorization', auth).expect(200);
+    await db.user.update({ where: { id: user.id }, data: { isActive: false } });
+    await request.get('/api/v1/auth/me').set('Authorization', auth).expect(401);
+  });
+});

@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/lib/config.js';
+
+const tmpDataDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'minispod-config-'));
+
+describe('loadConfig', () => {
+  it('refuses to start in production without a JWT secret', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET: required/);
+  });
+
+  it('refuses a production JWT secret shorter than 32 bytes', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'short' })).toThrow(/at least 32 bytes/);
+  });
+
+  it('reports every problem at once', () => {
+    try {
+      loadConfig({ PORT: 'abc', BCRYPT_COST: '99', CORS_ORIGINS: 'http://a', LOG_FORMAT: 'xml' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const problems = (err as ConfigError).problems.join('\n');
+      expect(problems).toMatch(/PORT/);
+      expect(problems).toMatch(/BCRYPT_COST/);
+      expect(problems).toMatch(/LOG_FORMAT/);
+    }
+  });
+
+  it('generates a development secret once and reuses it across restarts', () => {
+    const dir = tmpDataDir();
+    const a = loadConfig({ NODE_ENV: 'development', DATA_DIR: dir });
+    const b = loadConfig({ NODE_ENV: 'development', DATA_DIR: dir });
+    expect(a.jwt.secret.length).toBeGreaterThanOrEqual(32);
+    expect(b.jwt.secret).toBe(a.jwt.secret);
+    expect(fs.statSync(path.join(dir, 'secrets.json')).mode & 0o077).toBe(0);
+  });
+
+  it('parses lists, booleans and numbers and freezes the result', () => {
+    const cfg = loadConfig({ DATA_DIR: tmpDataDir(), CORS_ORIGINS: 'http://a.test, http://b.test', TRUST_PROXY: '2', SEED_ON_FIRST_RUN: 'false', PORT: '8080' });
+    expect(cfg.corsOrigins).toEqual(['http://a.test', 'http://b.test']);
+    expect(cfg.trustProxy).toBe(2);
+    expect(cfg.seedOnFirstRun).toBe(false);
+    expect(cfg.port).toBe(8080);
+    expect(Object.isFrozen(cfg.rateLimit)).toBe(true);
+  });
+
+  it('defaults to 12 bcrypt rounds, a 90 s heartbeat grace and the dashboard origins', () => {
+    const cfg = loadConfig({ DATA_DIR: tmpDataDir() });
+    expect(cfg.bcryptCost).toBe(12);
+    expect(cfg.heartbeatGraceSeconds).toBe(90);
+    expect(cfg.corsOrigins).toEqual(['http://localhost:3000', 'http://localhost:3100']);
+    expect(cfg.log.format).toBe('pretty');
+  });
+});
