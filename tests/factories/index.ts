@@ -1,2 +1,4 @@
 export * from './unique.js';
 export * from './users.js';
+export * from './services.js';
+export * from './nodes.js';
