@@ -1,5 +1,6 @@
 import cors from 'cors';
 import express, { type Express } from 'express';
+import type pg from 'pg';
 import helmet from 'helmet';
 import { match } from 'path-to-regexp';
 import swaggerUi from 'swagger-ui-express';
@@ -13,6 +14,7 @@ import { requestContext } from './lib/http/request-context.js';
 import type { Logger } from './lib/logger.js';
 import { buildOpenApiDocument } from './lib/openapi.js';
 import { healthRoutes } from './lib/health.js';
+import { createMetrics, metricsRoutes } from './lib/metrics.js';
 import { authModule } from './modules/auth/index.js';
 import { catalogModule } from './modules/catalog/index.js';
 import type { ModuleDeps } from './modules/types.js';
@@ -25,6 +27,8 @@ export interface AppDeps {
   db: Db;
   config: Readonly<Config>;
   logger: Logger;
+  /** The pool behind `db`, for pool metrics. */
+  pool?: pg.Pool;
   /** Shared store for rate limits (e.g. Redis) when several instances serve one API. */
   rateLimitStore?: RateLimitStoreFactory;
 }
@@ -34,25 +38,29 @@ export interface BuiltApp extends Express {
 }
 
 /** Builds the Express app without listening, so tests and the server share it. */
-export function buildApp({ db, config, logger, rateLimitStore }: AppDeps): BuiltApp {
+export function buildApp({ db, config, logger, pool, rateLimitStore }: AppDeps): BuiltApp {
   const app = express() as unknown as BuiltApp;
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
   app.set('json replacer', (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
 
   const guards = createGuards({ db, config });
-  const deps: ModuleDeps = { db, config, logger, guards, rateLimitStore };
+  const metrics = createMetrics({ db, pool });
+  const deps: ModuleDeps = { db, config, logger, guards, rateLimitStore, metrics };
   const modules: ApiModule[] = [authModule(deps), usersModule(deps), catalogModule(deps), workersModule(deps)];
   const health = healthRoutes(db);
+  const metricsModule = metricsRoutes(metrics, config.metricsToken);
 
   const routes: MountedRoute[] = [
     ...listRoutes('/', health),
     ...listRoutes(API_PREFIX, health),
+    ...listRoutes('/', metricsModule),
     { method: 'get', path: `${API_PREFIX}/openapi.json` },
     ...modules.flatMap((m) => listRoutes(API_PREFIX, m)),
   ];
   const openapi = buildOpenApiDocument(API_PREFIX, [health, ...modules], (registry) => {
     registerModule(registry, '/', health);
+    registerModule(registry, '/', metricsModule);
     registry.registerPath({
       method: 'get',
       path: `${API_PREFIX}/openapi.json`,
@@ -67,6 +75,7 @@ export function buildApp({ db, config, logger, rateLimitStore }: AppDeps): Built
   const exempt = modules.flatMap((m) => m.rateLimitExempt ?? []);
   app.use(requestContext());
   app.use(accessLog(logger));
+  app.use(metrics.middleware);
   app.use(helmet());
   app.use(
     cors({
@@ -83,12 +92,13 @@ export function buildApp({ db, config, logger, rateLimitStore }: AppDeps): Built
       windowMs: config.rateLimit.windowMs,
       max: config.rateLimit.max,
       store: rateLimitStore,
-      skip: (req) => req.path === '/health' || (req.path.startsWith(API_PREFIX) && exempt.some((re) => re.test(req.path.slice(API_PREFIX.length)))),
+      skip: (req) => req.path === '/health' || req.path === '/metrics' || (req.path.startsWith(API_PREFIX) && exempt.some((re) => re.test(req.path.slice(API_PREFIX.length)))),
     }),
   );
   app.use(express.json({ limit: config.bodyLimit, strict: true }));
 
   app.use('/', buildRouter(health));
+  app.use('/', buildRouter(metricsModule));
   app.use(API_PREFIX, buildRouter(health));
   app.get(`${API_PREFIX}/openapi.json`, (_req, res) => {
     res.json(openapi);

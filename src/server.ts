@@ -59,7 +59,7 @@ export async function start(config: Config, logger: Logger): Promise<Running> {
       logger.info(`Seeded ${result.users} users, ${result.services} services, ${result.workers} worker nodes`);
     }
 
-    const app = buildApp({ db: handle.db, config, logger });
+    const app = buildApp({ db: handle.db, pool: handle.pool, config, logger });
     const server = await listen(app, config);
     const { startBackgroundJobs } = await import('./modules/workers/index.js');
     const jobs = startBackgroundJobs({ db: handle.db, config, logger });

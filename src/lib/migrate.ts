@@ -4,7 +4,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The directory holding package.json, whether this file runs from src/ or from the build in dist/. */
+function findRoot(start: string): string {
+  let dir = start;
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+export const PROJECT_ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
 const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'prisma', 'migrations');
 const PRISMA_CLI = path.join(PROJECT_ROOT, 'node_modules', 'prisma', 'build', 'index.js');
 

@@ -21,7 +21,7 @@ declare module 'express-serve-static-core' {
 
 /** Who may call a route. Every route names one; there is no default. */
 export interface Access {
-  kind: 'public' | 'user' | 'admin' | 'optional-user' | 'agent-or-admin';
+  kind: 'public' | 'user' | 'admin' | 'optional-user' | 'agent-or-admin' | 'metrics-token';
   handlers: RequestHandler[];
   /** Whether the OpenAPI document marks the route as needing a bearer token. */
   bearer: boolean;

@@ -74,7 +74,12 @@ export function buildRouter(mod: ApiModule): Router {
       const input = req.input ?? { params: req.params, query: undefined, body: undefined };
       await def.handler({ params: input.params, query: input.query, body: input.body, req, res } as RouteContext<unknown, unknown, unknown>);
     };
-    const chain = [...(def.before ?? []), ...def.access.handlers, validate({ params: def.params as z.ZodType | undefined, query: def.query as z.ZodType | undefined, body: def.body as z.ZodType | undefined }), handler];
+    // Recorded before anything can fail, so metrics and logs label the request by its template.
+    const markRoute: RequestHandler = (req, res, next) => {
+      res.locals.routeTemplate = joinPath(req.baseUrl, def.path);
+      next();
+    };
+    const chain = [markRoute, ...(def.before ?? []), ...def.access.handlers, validate({ params: def.params as z.ZodType | undefined, query: def.query as z.ZodType | undefined, body: def.body as z.ZodType | undefined }), handler];
     for (const method of methodsOf(def)) router[method](def.path, ...chain);
   }
   return router;
