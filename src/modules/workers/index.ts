@@ -1,11 +1,21 @@
 import type { ApiModule } from '../../lib/http/index.js';
 import type { ModuleDeps } from '../types.js';
+import { workersRoutes } from './workers.routes.js';
+import { startSweeper, type BackgroundJobs } from './workers.sweeper.js';
 
-export function workersModule(_deps: ModuleDeps): ApiModule {
-  return { name: 'workers', basePath: '/workers', tag: 'Workers', routes: [] };
+export function workersModule(deps: ModuleDeps): ApiModule {
+  return {
+    name: 'workers',
+    basePath: '/workers',
+    tag: 'Workers',
+    routes: workersRoutes(deps),
+    // Agent reports are authenticated per node and arrive from many nodes behind one address (NAT):
+    // a per-IP limit would cut a healthy cluster off.
+    rateLimitExempt: [/^\/workers\/[^/]+\/(heartbeat|resources)\/?$/],
+  };
 }
 
-/** Background loops of the workers module (the liveness sweeper); filled by the workers module. */
-export function startBackgroundJobs(_deps: Pick<ModuleDeps, 'db' | 'config' | 'logger'>): { stop: () => Promise<void> } {
-  return { stop: async () => undefined };
+/** Background loops of the workers module: the liveness sweeper. */
+export function startBackgroundJobs(deps: Pick<ModuleDeps, 'db' | 'config' | 'logger'>): BackgroundJobs {
+  return startSweeper(deps);
 }

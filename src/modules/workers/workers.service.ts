@@ -1,0 +1,129 @@
+import type { Prisma, WorkerNode } from '../../generated/prisma/client.js';
+import type { WorkerNodeStatus } from '../../generated/prisma/enums.js';
+import type { DbClient } from '../../lib/db.js';
+import { AppError, fieldError, notFound } from '../../lib/errors/index.js';
+import { pageWindow, paginate } from '../../lib/http/index.js';
+import { newAgentToken } from './workers.agent-auth.js';
+import { heartbeatCutoff, toNodeDto, type Clock } from './workers.mapper.js';
+import type { CreateNodeInput, ListNodesQuery, UpdateNodeInput } from './workers.schemas.js';
+
+const SEARCH_FIELDS = ['name', 'hostname', 'ipAddress', 'operatingSystem', 'architecture', 'cpuArchitecture'] as const;
+
+/** Finds a node by id, or else by name (an id wins if a name happens to equal another node's id). */
+async function findNode(db: DbClient, ref: string): Promise<WorkerNode> {
+  const matches = await db.workerNode.findMany({ where: { OR: [{ id: ref }, { name: ref }] }, take: 2 });
+  const node = matches.find((n) => n.id === ref) ?? matches[0];
+  if (!node) throw notFound('worker node', ref);
+  return node;
+}
+
+export async function resolveNodeId(db: DbClient, ref: string): Promise<string> {
+  return (await findNode(db, ref)).id;
+}
+
+// Prisma passes `contains` into ILIKE as is: escape the wildcards so "%" searches for "%".
+const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+export type Liveness = 'online' | 'offline';
+
+export async function listNodes(db: DbClient, query: ListNodesQuery, clock: Clock, liveness?: Liveness) {
+  const cutoff = heartbeatCutoff(clock);
+  const search = query.search ? likeLiteral(query.search) : undefined;
+  const where: Prisma.WorkerNodeWhereInput = {
+    status: query.status,
+    isSchedulable: query.isSchedulable,
+    isReady: query.isReady,
+    lastHeartbeat: liveness === 'online' ? { gte: cutoff } : liveness === 'offline' ? { lt: cutoff } : undefined,
+    OR: search ? SEARCH_FIELDS.map((field) => ({ [field]: { contains: search, mode: 'insensitive' } })) : undefined,
+  };
+  const [rows, total] = await Promise.all([
+    db.workerNode.findMany({
+      where,
+      // id breaks ties so that pages never repeat or skip nodes with equal sort values.
+      orderBy: [{ [query.sortBy]: query.sortOrder }, { id: query.sortOrder }],
+      ...pageWindow(query.page, query.limit),
+    }),
+    db.workerNode.count({ where }),
+  ]);
+  return { workers: rows.map((n) => toNodeDto(n, clock)), pagination: paginate(query.page, query.limit, total) };
+}
+
+export async function getNode(db: DbClient, ref: string, clock: Clock) {
+  return { node: toNodeDto(await findNode(db, ref), clock) };
+}
+
+export async function createNode(db: DbClient, input: CreateNodeInput, clock: Clock) {
+  const { token, hash } = newAgentToken();
+  const node = await db.workerNode.create({ data: { ...input, agentTokenHash: hash } });
+  return { node: toNodeDto(node, clock), agentToken: token };
+}
+
+/**
+ * Capacity changes are refused when they would fall below what is already allocated. The check
+ * is part of the UPDATE's WHERE clause, so a concurrent resource report cannot slip in between.
+ */
+export async function updateNode(db: DbClient, ref: string, input: UpdateNodeInput, clock: Clock) {
+  const id = await resolveNodeId(db, ref);
+  const guard: Prisma.WorkerNodeWhereInput = {
+    id,
+    ...(input.cpuCores !== undefined && { allocatedCPU: { lte: input.cpuCores } }),
+    ...(input.totalMemory !== undefined && { allocatedMemory: { lte: input.totalMemory } }),
+    ...(input.totalStorage !== undefined && { allocatedStorage: { lte: input.totalStorage } }),
+    ...(input.maxPods !== undefined && { currentPods: { lte: input.maxPods } }),
+  };
+  for (let attempt = 1; ; attempt++) {
+    const { count } = await db.workerNode.updateMany({ where: guard, data: input });
+    const node = await findNode(db, id);
+    if (count === 1) return { node: toNodeDto(node, clock) };
+    const problem = belowAllocation(node, input);
+    if (problem) throw problem;
+    // The allocation changed between the two statements and the change now fits: try again.
+    if (attempt === 3) throw new AppError('CONFLICT', 'The node changed while it was being updated; try again');
+  }
+}
+
+function belowAllocation(node: WorkerNode, input: UpdateNodeInput) {
+  if (input.cpuCores !== undefined && node.allocatedCPU > input.cpuCores) return fieldError('cpuCores', `cpuCores cannot go below the ${node.allocatedCPU} cores already allocated`);
+  if (input.totalMemory !== undefined && node.allocatedMemory > input.totalMemory) return fieldError('totalMemory', `totalMemory cannot go below the ${node.allocatedMemory} MB already allocated`);
+  if (input.totalStorage !== undefined && node.allocatedStorage > input.totalStorage) return fieldError('totalStorage', `totalStorage cannot go below the ${node.allocatedStorage} MB already allocated`);
+  if (input.maxPods !== undefined && node.currentPods > input.maxPods) return fieldError('maxPods', `maxPods cannot go below the ${node.currentPods} pods already running`);
+  return undefined;
+}
+
+export async function deleteNode(db: DbClient, ref: string, clock: Clock) {
+  const id = await resolveNodeId(db, ref);
+  const node = await db.workerNode.delete({ where: { id } });
+  return { node: toNodeDto(node, clock) };
+}
+
+/** Sets isSchedulable, or flips it when no value is given (atomically, so two toggles never cancel out unseen). */
+export async function setSchedulable(db: DbClient, ref: string, value: boolean | undefined, clock: Clock) {
+  const id = await resolveNodeId(db, ref);
+  const updated = await db.$queryRaw<{ id: string }[]>`
+    UPDATE worker_nodes SET "isSchedulable" = COALESCE(${value ?? null}::boolean, NOT "isSchedulable"), "updatedAt" = (now() AT TIME ZONE 'UTC')
+    WHERE id = ${id} RETURNING id`;
+  if (updated.length === 0) throw notFound('worker node', ref);
+  return getNode(db, id, clock);
+}
+
+/**
+ * Operator-set status. MAINTENANCE also cordons the node (isSchedulable false), like `kubectl
+ * drain`; leaving MAINTENANCE does not uncordon it, which stays an explicit decision. Observed
+ * health (isReady, heartbeats) is never touched here.
+ */
+export async function setStatus(db: DbClient, ref: string, status: WorkerNodeStatus, reason: string | undefined, clock: Clock) {
+  const id = await resolveNodeId(db, ref);
+  const node = await db.workerNode.update({
+    where: { id },
+    data: { status, statusReason: reason ?? null, ...(status === 'MAINTENANCE' && { isSchedulable: false }) },
+  });
+  return { node: toNodeDto(node, clock) };
+}
+
+/** Issues a new agent token; the previous one stops working with this write. */
+export async function rotateAgentToken(db: DbClient, ref: string, clock: Clock) {
+  const id = await resolveNodeId(db, ref);
+  const { token, hash } = newAgentToken();
+  const node = await db.workerNode.update({ where: { id }, data: { agentTokenHash: hash } });
+  return { node: toNodeDto(node, clock), agentToken: token };
+}
