@@ -32,6 +32,20 @@ describe('POST /api/v1/auth/refresh', () => {
     expect(old?.usedAt).not.toBeNull();
   });
 
+  it('deletes the user\'s expired refresh tokens when it issues a new one, and only those', async () => {
+    const { user, tokens } = await signIn();
+    const past = new Date(Date.now() - 1000);
+    await db.refreshToken.create({ data: { tokenHash: hashToken(`expired-${user.id}`), familyId: 'old-family', userId: user.id, expiresAt: past } });
+    const other = await createUser(db, config);
+    await db.refreshToken.create({ data: { tokenHash: hashToken(`expired-${other.user.id}`), familyId: 'other-family', userId: other.user.id, expiresAt: past } });
+
+    await refresh(tokens.refreshToken).expect(200);
+    const mine = await db.refreshToken.findMany({ where: { userId: user.id } });
+    expect(mine.some((r) => r.expiresAt < new Date())).toBe(false);
+    expect(mine).toHaveLength(2);
+    expect(await db.refreshToken.count({ where: { userId: other.user.id } })).toBe(1);
+  });
+
   it('stores only a hash of the refresh token', async () => {
     const { user, tokens } = await signIn();
     const rows = await db.refreshToken.findMany({ where: { userId: user.id } });

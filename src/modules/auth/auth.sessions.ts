@@ -30,6 +30,8 @@ export const hashToken = (token: string) => createHash('sha256').update(token).d
 export async function issueTokens(db: DbClient, config: Pick<Config, 'jwt'>, userId: string, meta: ClientMeta, familyId: string = randomUUID()): Promise<TokenPair> {
   const refreshToken = randomBytes(32).toString('base64url');
   const ttl = config.jwt.refreshTtlSeconds;
+  // Housekeeping on the user's own rows keeps the table bounded without a separate job.
+  await db.refreshToken.deleteMany({ where: { userId, expiresAt: { lt: new Date() } } });
   await db.refreshToken.create({
     data: {
       tokenHash: hashToken(refreshToken),
