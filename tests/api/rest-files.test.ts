@@ -1,0 +1,42 @@
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { seed } from '../../prisma/seed.js';
+import { runRestFile } from '../../scripts/lib/rest-file.js';
+import { runPrisma } from '../../src/lib/migrate.js';
+import { createTestContext, type TestContext } from '../helpers/app.js';
+import { createDatabase, dropDatabase } from '../helpers/test-database.js';
+
+/** The .rest files are documentation a developer runs top to bottom: run them against a freshly seeded server. */
+describe('rest/*.rest against a freshly seeded server', () => {
+  const admin = inject('adminDatabaseUrl');
+  let url: string;
+  let ctx: TestContext;
+  let baseUrl: string;
+  let server: ReturnType<TestContext['app']['listen']>;
+
+  beforeAll(async () => {
+    url = await createDatabase(admin, 'minispod_rest');
+    await runPrisma(['migrate', 'deploy'], url);
+    ctx = createTestContext({ env: { DATABASE_URL: url } });
+    await seed(ctx.db, { bcryptCost: 4 });
+    server = ctx.app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await ctx.close();
+    await dropDatabase(admin, url);
+  });
+
+  it.each(['auth', 'user', 'service', 'worker'])('%s.rest: every request answers with the status its title announces', async (name) => {
+    const text = fs.readFileSync(path.join('rest', `${name}.rest`), 'utf8');
+    const results = await runRestFile(text, { baseUrl });
+    expect(results.length).toBeGreaterThan(5);
+    const failures = results.filter((r) => !r.ok).map((r) => `${r.status} (expected ${r.expected}) ${r.method} ${r.url} ${r.title}: ${JSON.stringify(r.body).slice(0, 300)}`);
+    expect(failures).toEqual([]);
+  });
+});
