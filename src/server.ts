@@ -97,8 +97,15 @@ function closeServer(server: Server, graceMs: number, logger: Logger): Promise<v
       server.closeAllConnections();
     }, graceMs);
     timer.unref();
+    // A kept-alive connection would otherwise hold the shutdown for the whole grace period: requests
+    // still arriving on one are answered with `Connection: close`, and connections are closed as
+    // soon as their last response is sent.
+    server.prependListener('request', (_req, res) => res.setHeader('Connection', 'close'));
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    sweep.unref();
     server.close(() => {
       clearTimeout(timer);
+      clearInterval(sweep);
       resolve();
     });
     server.closeIdleConnections();

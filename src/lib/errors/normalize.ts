@@ -5,7 +5,7 @@ import { AppError, type FieldError } from './app-error.js';
 /** Prisma error codes that mean "the database cannot be reached right now". */
 const UNREACHABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
 const UNREACHABLE_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
-const UNREACHABLE_MESSAGE = /connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Connection terminated|database system is (shutting down|starting up)|the database system is in recovery|Client has encountered a connection error|DatabaseNotReachable|ConnectionClosed|SocketTimeout/i;
+const UNREACHABLE_MESSAGE = /connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Connection terminated|database system is (shutting down|starting up|not yet accepting connections)|the database system is in recovery|Client has encountered a connection error|DatabaseNotReachable|ConnectionClosed|SocketTimeout|Can't reach database server|Server has closed the connection/i;
 
 export function zodToFieldErrors(error: ZodError): FieldError[] {
   return error.issues.map((issue) => ({
@@ -23,25 +23,28 @@ function prismaTarget(meta: unknown): string {
   return 'value';
 }
 
-function codeOf(err: unknown): string | undefined {
-  const e = err as { code?: unknown; cause?: { code?: unknown; originalCode?: unknown; kind?: unknown } } | null;
-  if (typeof e?.code === 'string') return e.code;
-  if (typeof e?.cause?.originalCode === 'string') return e.cause.originalCode;
-  if (typeof e?.cause?.code === 'string') return e.cause.code;
-  return undefined;
+/** Error codes an error carries; a failed raw query (P2010) keeps the database's own code in `meta.code`. */
+function codesOf(err: unknown): string[] {
+  const e = err as { code?: unknown; meta?: { code?: unknown }; cause?: { code?: unknown; originalCode?: unknown; kind?: unknown } } | null;
+  return [e?.code, e?.meta?.code, e?.cause?.originalCode, e?.cause?.code].filter((c): c is string => typeof c === 'string');
+}
+
+/** The error an error wraps: its `cause`, or for Prisma's errors over a driver adapter the adapter's error in `meta`. */
+function innerOf(err: unknown): unknown {
+  const e = err as { cause?: unknown; meta?: { driverAdapterError?: unknown } };
+  return e.cause ?? e.meta?.driverAdapterError;
 }
 
 /** True when an error (of any layer: pg, the Prisma adapter, Prisma) says the database is unreachable. */
 export function isDatabaseUnavailable(err: unknown): boolean {
   let current: unknown = err;
   for (let depth = 0; current && depth < 5; depth++) {
-    const code = codeOf(current);
-    if (code && (UNREACHABLE_PRISMA_CODES.has(code) || UNREACHABLE_NET_CODES.has(code))) return true;
+    if (codesOf(current).some((code) => UNREACHABLE_PRISMA_CODES.has(code) || UNREACHABLE_NET_CODES.has(code))) return true;
     const kind = (current as { cause?: { kind?: unknown } }).cause?.kind;
     if (kind === 'DatabaseNotReachable' || kind === 'ConnectionClosed' || kind === 'SocketTimeout') return true;
     const message = (current as { message?: unknown }).message;
     if (typeof message === 'string' && UNREACHABLE_MESSAGE.test(message)) return true;
-    current = (current as { cause?: unknown }).cause;
+    current = innerOf(current);
   }
   return false;
 }
@@ -56,13 +59,16 @@ export function normalizeError(err: unknown): AppError {
   if (err instanceof jwt.TokenExpiredError) return new AppError('TOKEN_EXPIRED', 'Token has expired', { cause: err });
   if (err instanceof jwt.JsonWebTokenError || err instanceof jwt.NotBeforeError) return new AppError('INVALID_TOKEN', 'Invalid token', { cause: err });
 
-  const e = err as { type?: unknown; status?: unknown; name?: unknown; code?: unknown; meta?: unknown };
+  const e = err as { type?: unknown; status?: unknown; expose?: unknown; name?: unknown; code?: unknown; meta?: unknown };
   // body-parser errors carry a `type`.
   if (e?.type === 'entity.parse.failed') return new AppError('INVALID_JSON', 'Malformed JSON in request body', { cause: err });
   if (e?.type === 'entity.too.large') return new AppError('PAYLOAD_TOO_LARGE', 'Request body is too large', { cause: err });
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported content encoding', { cause: err });
   if (e?.type === 'request.aborted') return new AppError('VALIDATION_ERROR', 'Request aborted', { cause: err });
-  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && typeof e.type === 'string') {
+  // The router marks an undecodable path parameter (`/users/%E0%A4%A`) as a URIError with status 400.
+  if (err instanceof URIError && e.status === 400) return new AppError('VALIDATION_ERROR', 'Malformed percent-encoding in the request path', { cause: err });
+  // http-errors' client errors (`expose`), e.g. body-parser's wrapper around a corrupt gzip or brotli body, carry no `type`.
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && (typeof e.type === 'string' || e.expose === true)) {
     return new AppError('VALIDATION_ERROR', 'Invalid request', { cause: err });
   }
 

@@ -4,6 +4,9 @@ import type { Logger } from '../logger.js';
 /** One line per request: id, method, path (never the query string, which may carry secrets), status, duration. */
 export function accessLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
+    // winston formats every entry before its transports filter by level: skip the work when no
+    // transport would write an access line (LOG_LEVEL above http).
+    if (!logger.isLevelEnabled('http')) return next();
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - start) / 1e6;

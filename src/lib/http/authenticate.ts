@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import type { Config } from '../config.js';
-import type { Db } from '../db.js';
+import { poolOf, type Db } from '../db.js';
 import { AppError, forbidden, normalizeError, unauthorized } from '../errors/index.js';
 import { bearerToken, verifyAccessToken } from '../jwt.js';
 import type { Role } from '../../generated/prisma/enums.js';
@@ -39,7 +39,15 @@ export interface Guards {
 
 const USER_SELECT = { id: true, email: true, name: true, role: true, isActive: true } as const;
 
+const USER_SQL = 'SELECT id, email, name, role, "isActive" FROM users WHERE id = $1';
+
 export function createGuards({ db, config }: { db: Db; config: Pick<Config, 'jwt'> }): Guards {
+  // Every authenticated request reads its user (deactivation must take effect at once): one
+  // prepared statement on the pool behind Prisma costs about half of the same read through Prisma.
+  const pool = poolOf(db);
+  const findUser = async (id: string): Promise<AuthUser | null> =>
+    pool ? ((await pool.query<AuthUser>({ name: 'auth_user_by_id', text: USER_SQL, values: [id] })).rows[0] ?? null) : db.user.findUnique({ where: { id }, select: USER_SELECT });
+
   const resolveUser = async (req: Request): Promise<AuthUser> => {
     const token = bearerToken(req.get('authorization'));
     if (!token) throw unauthorized('Authentication required: send an access token as `Authorization: Bearer <token>`');
@@ -49,7 +57,7 @@ export function createGuards({ db, config }: { db: Db; config: Pick<Config, 'jwt
     } catch (err) {
       throw normalizeError(err);
     }
-    const user = await db.user.findUnique({ where: { id: userId }, select: USER_SELECT });
+    const user = await findUser(userId);
     if (!user) throw new AppError('INVALID_TOKEN', 'The account of this token no longer exists');
     if (!user.isActive) throw new AppError('UNAUTHORIZED', 'This account is deactivated');
     return user;

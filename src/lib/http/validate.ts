@@ -33,6 +33,12 @@ export function validate(schemas: RequestSchemas): RequestHandler {
       const schema = schemas[part];
       if (!schema) continue;
       const raw: unknown = part === 'body' ? (req.body ?? {}) : req[part];
+      const unstorable = findUnstorableText(raw);
+      if (unstorable !== undefined) {
+        const field = [...(part === 'body' ? [] : [part]), ...unstorable].join('.') || '(root)';
+        errors.push({ field, message: 'must not contain NUL characters or unpaired UTF-16 surrogates' });
+        continue;
+      }
       const result = schema.safeParse(raw);
       if (result.success) input[part] = result.data;
       else errors.push(...zodToFieldErrors(result.error).map((e) => ({ ...e, field: part === 'body' ? e.field : `${part}.${e.field}` })));
@@ -41,4 +47,37 @@ export function validate(schemas: RequestSchemas): RequestHandler {
     req.input = input;
     next();
   };
+}
+
+// PostgreSQL text cannot hold NUL and Prisma cannot pass unpaired surrogates to it: without this
+// check such input reaches the database and fails there as a 500.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const unstorable = (s: string) => s.includes('\0') || LONE_SURROGATE.test(s);
+
+interface Visit {
+  value: unknown;
+  key?: string;
+  parent?: Visit;
+}
+
+/** Path of the first string (value or key) that cannot be stored; iterative, so deep JSON cannot overflow the stack. */
+function findUnstorableText(root: unknown): string[] | undefined {
+  const pathOf = (v: Visit): string[] => {
+    const keys: string[] = [];
+    for (let n: Visit | undefined = v; n?.parent; n = n.parent) keys.push(n.key as string);
+    return keys.reverse();
+  };
+  const stack: Visit[] = [{ value: root }];
+  for (let visit = stack.pop(); visit; visit = stack.pop()) {
+    const { value } = visit;
+    if (typeof value === 'string') {
+      if (unstorable(value)) return pathOf(visit);
+    } else if (value && typeof value === 'object') {
+      for (const [key, child] of Object.entries(value)) {
+        if (unstorable(key)) return [...pathOf(visit), '(key)'];
+        stack.push({ value: child, key, parent: visit });
+      }
+    }
+  }
+  return undefined;
 }

@@ -1,11 +1,15 @@
 import type { Config } from '../../lib/config.js';
-import type { Db } from '../../lib/db.js';
+import { poolOf, type Db } from '../../lib/db.js';
+import { createCoalescer } from '../../lib/batch.js';
+import { sqlFor } from '../../lib/sql.js';
 import { created, ok, type RouteContext } from '../../lib/http/index.js';
 import { reportCaller } from './workers.agent-auth.js';
+import { reportBatchers } from './workers.batch.js';
 import type { Clock } from './workers.mapper.js';
 import { recordHeartbeat, recordResources } from './workers.reports.js';
 import type { heartbeatBody, listNodesQuery, livenessQuery, nodeParams, resourcesBody, schedulableBody, statusBody, createNodeBody, updateNodeBody } from './workers.schemas.js';
-import { createNode, deleteNode, getNode, listNodes, rotateAgentToken, setSchedulable, setStatus, updateNode } from './workers.service.js';
+import { createNode, deleteNode, getNode, rotateAgentToken, setSchedulable, setStatus, updateNode } from './workers.service.js';
+import { listNodes } from './workers.list.js';
 import { nodeStats } from './workers.stats.js';
 
 type Params = typeof nodeParams;
@@ -14,12 +18,18 @@ type Ctx<P = undefined, Q = undefined, B = undefined> = RouteContext<P, Q, B>;
 /** Thin HTTP adapters: validated input and caller in, one service call, one response helper out. */
 export function workersController({ db, config }: { db: Db; config: Readonly<Config> }) {
   const clock = (): Clock => ({ now: new Date(), graceSeconds: config.heartbeatGraceSeconds });
+  // Agents' reports are coalesced on the pool behind Prisma when there is one (see workers.batch.ts).
+  const pool = poolOf(db);
+  const batchers = pool ? reportBatchers(pool) : undefined;
+  const sql = sqlFor(db);
+  // Statistics read every node: concurrent requests share one aggregate that starts after they arrived.
+  const stats = createCoalescer(() => nodeStats(sql, clock()));
 
   return {
-    list: async ({ query, res }: Ctx<undefined, typeof listNodesQuery>) => ok(res, await listNodes(db, query, clock()), 'Worker nodes retrieved'),
-    online: async ({ query, res }: Ctx<undefined, typeof livenessQuery>) => ok(res, await listNodes(db, query, clock(), 'online'), 'Online worker nodes retrieved'),
-    offline: async ({ query, res }: Ctx<undefined, typeof livenessQuery>) => ok(res, await listNodes(db, query, clock(), 'offline'), 'Offline worker nodes retrieved'),
-    stats: async ({ res }: Ctx) => ok(res, await nodeStats(db, clock()), 'Worker node statistics retrieved'),
+    list: async ({ query, res }: Ctx<undefined, typeof listNodesQuery>) => ok(res, await listNodes(sql, query, clock()), 'Worker nodes retrieved'),
+    online: async ({ query, res }: Ctx<undefined, typeof livenessQuery>) => ok(res, await listNodes(sql, query, clock(), 'online'), 'Online worker nodes retrieved'),
+    offline: async ({ query, res }: Ctx<undefined, typeof livenessQuery>) => ok(res, await listNodes(sql, query, clock(), 'offline'), 'Offline worker nodes retrieved'),
+    stats: async ({ res }: Ctx) => ok(res, await stats(), 'Worker node statistics retrieved'),
     get: async ({ params, res }: Ctx<Params>) => ok(res, await getNode(db, params.nodeId, clock()), 'Worker node retrieved'),
     create: async ({ body, res }: Ctx<undefined, undefined, typeof createNodeBody>) =>
       created(res, await createNode(db, body, clock()), 'Worker node registered: keep the agent token, it is not shown again'),
@@ -32,8 +42,8 @@ export function workersController({ db, config }: { db: Db; config: Readonly<Con
     rotateToken: async ({ params, res }: Ctx<Params>) =>
       ok(res, await rotateAgentToken(db, params.nodeId, clock()), 'Agent token rotated: the previous token no longer works'),
     heartbeat: async ({ params, body, res }: Ctx<Params, undefined, typeof heartbeatBody>) =>
-      ok(res, await recordHeartbeat(db, reportCaller(res), params.nodeId, body, config.heartbeatGraceSeconds), 'Heartbeat recorded'),
+      ok(res, await recordHeartbeat(db, reportCaller(res), params.nodeId, body, config.heartbeatGraceSeconds, batchers), 'Heartbeat recorded'),
     resources: async ({ params, body, res }: Ctx<Params, undefined, typeof resourcesBody>) =>
-      ok(res, await recordResources(db, reportCaller(res), params.nodeId, body), 'Resources updated'),
+      ok(res, await recordResources(db, reportCaller(res), params.nodeId, body, batchers), 'Resources updated'),
   };
 }

@@ -3,6 +3,7 @@ import type { WorkerNodeStatus } from '../../generated/prisma/enums.js';
 import type { DbClient } from '../../lib/db.js';
 import { AppError, badRequest, forbidden, invalidToken, notFound, type FieldError } from '../../lib/errors/index.js';
 import type { ReportCaller } from './workers.agent-auth.js';
+import { isPlainHeartbeat, type ReportBatchers } from './workers.batch.js';
 import type { HeartbeatInput, ResourcesInput } from './workers.schemas.js';
 import { resolveNodeId } from './workers.service.js';
 
@@ -66,16 +67,18 @@ function valueOf(report: Report, name: string): Prisma.Sql | undefined {
   return value === undefined ? undefined : Prisma.sql`${value}::${Prisma.raw(COLUMNS[name as keyof typeof COLUMNS] ?? 'text')}`;
 }
 
+/** The reason a heartbeat stores with the status it sets: none for a ready node. */
+const nextReason = (isReady: boolean, reason: string | undefined) => (isReady ? null : (reason ?? 'The node agent reported the node not ready'));
+
 /** Heartbeat part of the SET list. MAINTENANCE is operator intent: a heartbeat never changes it. */
 function heartbeatSets(isReady: boolean, reason: string | undefined): Prisma.Sql[] {
   const next = Prisma.sql`CASE WHEN status = 'MAINTENANCE' THEN status WHEN ${isReady}::boolean THEN 'ACTIVE'::"WorkerNodeStatus" ELSE 'NOT_READY'::"WorkerNodeStatus" END`;
-  const nextReason = isReady ? null : (reason ?? 'The node agent reported the node not ready');
   return [
     Prisma.sql`"lastHeartbeat" = ${NOW}`,
     Prisma.sql`"isReady" = ${isReady}::boolean`,
     Prisma.sql`status = ${next}`,
     // The reason describes the status: it changes when the status does (and stays with MAINTENANCE).
-    Prisma.sql`"statusReason" = CASE WHEN status = 'MAINTENANCE' OR (${next}) = status THEN "statusReason" ELSE ${nextReason}::text END`,
+    Prisma.sql`"statusReason" = CASE WHEN status = 'MAINTENANCE' OR (${next}) = status THEN "statusReason" ELSE ${nextReason(isReady, reason)}::text END`,
   ];
 }
 
@@ -148,14 +151,24 @@ export interface HeartbeatResult {
  */
 export const heartbeatInterval = (graceSeconds: number) => Math.max(1, Math.min(10, Math.floor(graceSeconds / 4)));
 
-/** A heartbeat without `isReady` means ready: the agent is up and says nothing is wrong. */
-export async function recordHeartbeat(db: DbClient, caller: ReportCaller, ref: string, body: HeartbeatInput, graceSeconds: number): Promise<HeartbeatResult> {
+/**
+ * A heartbeat without `isReady` means ready: the agent is up and says nothing is wrong. With
+ * `batchers`, an agent's plain heartbeat shares a statement with concurrent ones; when its row is
+ * not among the results, the single path below applies it or reports why it cannot.
+ */
+export async function recordHeartbeat(db: DbClient, caller: ReportCaller, ref: string, body: HeartbeatInput, graceSeconds: number, batchers?: ReportBatchers): Promise<HeartbeatResult> {
   const { isReady = true, reason, ...report } = body;
-  const row = await applyReport(db, caller, ref, report, { isReady, reason });
+  const batched =
+    batchers && caller.kind === 'agent' && isPlainHeartbeat(body)
+      ? await batchers.heartbeat.submit({ tokenHash: caller.tokenHash, ref, isReady, reason: nextReason(isReady, reason) })
+      : undefined;
+  const row = batched ?? (await applyReport(db, caller, ref, report, { isReady, reason }));
   return { id: row.id, status: row.status, isReady: row.isReady, lastHeartbeat: row.lastHeartbeat.toISOString(), heartbeatIntervalSeconds: heartbeatInterval(graceSeconds) };
 }
 
-export async function recordResources(db: DbClient, caller: ReportCaller, ref: string, body: ResourcesInput) {
+export async function recordResources(db: DbClient, caller: ReportCaller, ref: string, body: ResourcesInput, batchers?: ReportBatchers) {
+  const batched = batchers && caller.kind === 'agent' ? await batchers.resources.submit({ tokenHash: caller.tokenHash, ref, report: body }) : undefined;
+  if (batched) return batched;
   const row = await applyReport(db, caller, ref, body);
   return {
     id: row.id,

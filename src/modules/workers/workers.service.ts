@@ -2,12 +2,9 @@ import type { Prisma, WorkerNode } from '../../generated/prisma/client.js';
 import type { WorkerNodeStatus } from '../../generated/prisma/enums.js';
 import type { DbClient } from '../../lib/db.js';
 import { AppError, fieldError, notFound } from '../../lib/errors/index.js';
-import { pageWindow, paginate } from '../../lib/http/index.js';
 import { newAgentToken } from './workers.agent-auth.js';
-import { heartbeatCutoff, toNodeDto, type Clock } from './workers.mapper.js';
-import type { CreateNodeInput, ListNodesQuery, UpdateNodeInput } from './workers.schemas.js';
-
-const SEARCH_FIELDS = ['name', 'hostname', 'ipAddress', 'operatingSystem', 'architecture', 'cpuArchitecture'] as const;
+import { toNodeDto, type Clock } from './workers.mapper.js';
+import type { CreateNodeInput, UpdateNodeInput } from './workers.schemas.js';
 
 /** Finds a node by id, or else by name (an id wins if a name happens to equal another node's id). */
 async function findNode(db: DbClient, ref: string): Promise<WorkerNode> {
@@ -19,33 +16,6 @@ async function findNode(db: DbClient, ref: string): Promise<WorkerNode> {
 
 export async function resolveNodeId(db: DbClient, ref: string): Promise<string> {
   return (await findNode(db, ref)).id;
-}
-
-// Prisma passes `contains` into ILIKE as is: escape the wildcards so "%" searches for "%".
-const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
-
-export type Liveness = 'online' | 'offline';
-
-export async function listNodes(db: DbClient, query: ListNodesQuery, clock: Clock, liveness?: Liveness) {
-  const cutoff = heartbeatCutoff(clock);
-  const search = query.search ? likeLiteral(query.search) : undefined;
-  const where: Prisma.WorkerNodeWhereInput = {
-    status: query.status,
-    isSchedulable: query.isSchedulable,
-    isReady: query.isReady,
-    lastHeartbeat: liveness === 'online' ? { gte: cutoff } : liveness === 'offline' ? { lt: cutoff } : undefined,
-    OR: search ? SEARCH_FIELDS.map((field) => ({ [field]: { contains: search, mode: 'insensitive' } })) : undefined,
-  };
-  const [rows, total] = await Promise.all([
-    db.workerNode.findMany({
-      where,
-      // id breaks ties so that pages never repeat or skip nodes with equal sort values.
-      orderBy: [{ [query.sortBy]: query.sortOrder }, { id: query.sortOrder }],
-      ...pageWindow(query.page, query.limit),
-    }),
-    db.workerNode.count({ where }),
-  ]);
-  return { workers: rows.map((n) => toNodeDto(n, clock)), pagination: paginate(query.page, query.limit, total) };
 }
 
 export async function getNode(db: DbClient, ref: string, clock: Clock) {

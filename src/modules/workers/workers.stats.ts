@@ -1,4 +1,4 @@
-import type { DbClient } from '../../lib/db.js';
+import type { Sql } from '../../lib/sql.js';
 import { heartbeatCutoff, type Clock } from './workers.mapper.js';
 
 interface StatsRow {
@@ -30,9 +30,9 @@ interface StatsRow {
  * for 20,000 nodes. Utilisation is allocation over capacity of all registered nodes, in percent
  * with two decimals (0 when there is no capacity).
  */
-export async function nodeStats(db: DbClient, clock: Clock) {
+export async function nodeStats(sql: Sql, clock: Clock) {
   const cutoff = heartbeatCutoff(clock);
-  const [row] = await db.$queryRaw<StatsRow[]>`
+  const [row] = await sql<StatsRow>(`
     SELECT
       count(*)::int AS total,
       count(*) FILTER (WHERE status = 'ACTIVE')::int AS active,
@@ -42,7 +42,7 @@ export async function nodeStats(db: DbClient, clock: Clock) {
       count(*) FILTER (WHERE status = 'NOT_READY')::int AS not_ready,
       count(*) FILTER (WHERE "isReady")::int AS ready,
       count(*) FILTER (WHERE "isSchedulable")::int AS schedulable,
-      count(*) FILTER (WHERE "lastHeartbeat" >= ${cutoff})::int AS online,
+      count(*) FILTER (WHERE "lastHeartbeat" >= ($1::timestamptz AT TIME ZONE 'UTC'))::int AS online,
       coalesce(sum("cpuCores"), 0)::float8 AS cpu_capacity,
       round(coalesce(sum("allocatedCPU"), 0)::numeric, 3)::float8 AS cpu_allocated,
       coalesce(sum("totalMemory"), 0)::int8 AS memory_capacity,
@@ -55,7 +55,9 @@ export async function nodeStats(db: DbClient, clock: Clock) {
       coalesce(round(100 * sum("allocatedMemory")::numeric / nullif(sum("totalMemory"), 0), 2), 0)::float8 AS memory_pct,
       coalesce(round(100 * sum("allocatedStorage")::numeric / nullif(sum("totalStorage"), 0), 2), 0)::float8 AS storage_pct,
       coalesce(round(100 * sum("currentPods")::numeric / nullif(sum("maxPods"), 0), 2), 0)::float8 AS pods_pct
-    FROM worker_nodes`;
+    FROM worker_nodes`,
+    [cutoff.toISOString()],
+  );
   if (!row) throw new Error('aggregate query returned no row');
   return {
     total: row.total,

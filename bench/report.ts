@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { RawBcryptResult } from './bcrypt-raw.js';
+import type { LoadResult } from './load.js';
+import type { BenchOptions } from './options.js';
+
+export interface Row extends LoadResult {
+  scenario: string;
+  description: string;
+  /** Requests per second relative to the bare-Express ceiling, percent. */
+  ofCeiling?: number;
+}
+
+export interface Target {
+  goal: string;
+  measured: string;
+  met: boolean;
+}
+
+export interface Report {
+  startedAt: string;
+  machine: { cpus: number; cpuModel: string; memoryMb: number; node: string; platform: string };
+  options: BenchOptions;
+  rows: Row[];
+  rawBcrypt?: RawBcryptResult;
+  apiRss?: { peakMb: number; hwmMb: number | undefined };
+  targets: Target[];
+  notes: string[];
+}
+
+export const machineInfo = () => ({
+  cpus: os.availableParallelism(),
+  cpuModel: os.cpus()[0]?.model ?? 'unknown',
+  memoryMb: Math.round(os.totalmem() / 2 ** 20),
+  node: process.version,
+  platform: `${os.platform()} ${os.release()}`,
+});
+
+const fmt = (n: number | undefined, digits = 0) => (n === undefined ? '-' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+
+/** A Markdown table, so the same text reads well in a terminal, the README and an issue. */
+export function formatTable(rows: Row[]): string {
+  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'of ceiling'];
+  const lines = rows.map((r) => [
+    r.scenario,
+    fmt(r.rps, r.rps < 100 ? 1 : 0),
+    fmt(r.p50),
+    fmt(r.p99),
+    fmt(r.max),
+    fmt(r.non2xx + r.errors + r.timeouts),
+    r.ofCeiling === undefined ? '-' : `${fmt(r.ofCeiling, 1)}%`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
+  const pad = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [pad(header), rule, ...lines.map(pad)].join('\n');
+}
+
+/** The issue's targets, checked against this run. */
+export function checkTargets(rows: Row[], raw: RawBcryptResult | undefined, rss: Report['apiRss']): Target[] {
+  const row = (name: string) => rows.find((r) => r.scenario === name);
+  const targets: Target[] = [];
+  const hb = row('heartbeat');
+  if (hb?.ofCeiling !== undefined) {
+    targets.push({ goal: 'heartbeat >= 50% of ceiling, p99 < 50 ms', measured: `${fmt(hb.ofCeiling, 1)}%, p99 ${hb.p99} ms`, met: hb.ofCeiling >= 50 && hb.p99 < 50 });
+  }
+  for (const name of ['workers-list', 'services', 'services-public', 'users-search']) {
+    const r = row(name);
+    if (r?.ofCeiling !== undefined) targets.push({ goal: `${name} >= 30% of ceiling`, measured: `${fmt(r.ofCeiling, 1)}%`, met: r.ofCeiling >= 30 });
+  }
+  const stats = row('workers-stats');
+  if (stats) targets.push({ goal: 'workers-stats p99 < 50 ms', measured: `p99 ${stats.p99} ms`, met: stats.p99 < 50 });
+  const login = row('login');
+  if (login && raw) {
+    const pct = (login.rps / raw.comparesPerSecond) * 100;
+    targets.push({ goal: 'login >= 90% of raw bcrypt compares/s', measured: `${fmt(login.rps, 2)} vs ${fmt(raw.comparesPerSecond, 2)}/s = ${fmt(pct, 1)}%`, met: pct >= 90 });
+  }
+  const probe = row('health-during-logins');
+  if (probe) targets.push({ goal: '/health p99 < 20 ms during the login storm', measured: `p99 ${probe.p99} ms`, met: probe.p99 < 20 });
+  const errors = rows.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0);
+  targets.push({ goal: 'no errors in any scenario', measured: `${errors} errors`, met: errors === 0 });
+  if (rss) targets.push({ goal: 'API peak RSS < 250 MB', measured: `${rss.peakMb} MB polled, ${rss.hwmMb ?? '?'} MB kernel high-water mark`, met: Math.max(rss.peakMb, rss.hwmMb ?? 0) < 250 });
+  return targets;
+}
+
+export function formatTargets(targets: Target[]): string {
+  return targets.map((t) => `${t.met ? 'MET    ' : 'NOT MET'}  ${t.goal}: ${t.measured}`).join('\n');
+}
+
+export function writeReport(dir: string, report: Report): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${report.startedAt.replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  return file;
+}

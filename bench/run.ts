@@ -1,0 +1,119 @@
+// `npm run bench`: minispod against the bare-Express ceiling on this machine. Starts an embedded
+// PostgreSQL with realistic volume, the API (as `npm start` runs it) and a bare Express app as
+// child processes, drives each scenario from a separate load-generator process, and prints and
+// saves the results. See the Performance section of the README.
+import path from 'node:path';
+import { PROJECT_ROOT } from '../src/lib/migrate.js';
+import { measureRawBcrypt, threadPoolSize, type RawBcryptResult } from './bcrypt-raw.js';
+import { prepareDatabase, type BenchData } from './database.js';
+import { runLoad } from './load.js';
+import { parseOptions } from './options.js';
+import { ensureBuild, monitorRss, startApi, startCeiling, type Server } from './processes.js';
+import { checkTargets, formatTable, formatTargets, machineInfo, writeReport, type Report, type Row } from './report.js';
+import { healthProbe, loginScenario, throughputScenarios, type Scenario, type Targets } from './scenarios.js';
+
+const log = (line: string) => console.log(`[bench] ${line}`);
+
+async function accessToken(base: string, email: string, password: string): Promise<string> {
+  const res = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  const body = (await res.json()) as { data?: { tokens?: { accessToken?: string } } };
+  const token = body.data?.tokens?.accessToken;
+  if (!res.ok || !token) throw new Error(`login of ${email} failed with ${res.status}: ${JSON.stringify(body)}`);
+  return token;
+}
+
+async function measure(s: Scenario): Promise<Row> {
+  log(`${s.name}: ${s.description} (${s.spec.connections} connections, ${s.spec.duration}s)`);
+  const result = await runLoad(s.spec);
+  return { scenario: s.name, description: s.description, ...result };
+}
+
+/** Logins alone, raw bcrypt alone, then logins with the /health probe running at the same time. */
+async function loginPhase(data: BenchData, targets: Targets, report: Report, selected: (name: string) => boolean): Promise<void> {
+  const o = report.options;
+  const login = loginScenario(data, targets, o);
+  if (selected('login')) {
+    report.rows.push(await measure(login));
+    const concurrency = Math.min(o.loginConnections, threadPoolSize());
+    log(`raw bcrypt: compare at cost ${o.bcryptCost}, ${concurrency} in flight (the libuv pool), ${login.spec.duration}s`);
+    report.rawBcrypt = await measureRawBcrypt({ cost: o.bcryptCost, duration: login.spec.duration, warmup: o.warmup, concurrency });
+  }
+  if (selected('health-during-logins')) {
+    const probe = healthProbe(targets, o, login.spec.duration);
+    log(`${probe.name}: ${probe.description}`);
+    // The probe starts once the login storm is past its warmup, and ends before it does.
+    const storm = runLoad({ ...login.spec, duration: login.spec.duration + 1 });
+    await new Promise((r) => setTimeout(r, (o.warmup + 0.5) * 1000));
+    const probed = await runLoad(probe.spec);
+    await storm;
+    report.rows.push({ scenario: probe.name, description: probe.description, ...probed });
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2), process.env);
+  const selected = (name: string) => options.only.length === 0 || options.only.includes(name) || (name === 'ceiling' && options.only.length > 0);
+  const report: Report = { startedAt: new Date().toISOString(), machine: machineInfo(), options, rows: [], targets: [], notes: [] };
+  log(`${report.machine.cpus} CPUs (${report.machine.cpuModel}), Node ${report.machine.node}; API, PostgreSQL and load generator share them`);
+
+  ensureBuild();
+  const data = await prepareDatabase(options, log);
+  const servers: Server[] = [];
+  try {
+    const api = await startApi(data.url, options);
+    servers.push(api);
+    const rss = monitorRss(api.pid);
+    servers.push(await startCeiling());
+    const ceilingBase = servers[1]?.base as string;
+    const targets: Targets = {
+      api: api.base,
+      ceiling: ceilingBase,
+      adminToken: await accessToken(api.base, data.admin.email, data.admin.password),
+      userToken: await accessToken(api.base, data.userEmails[0] as string, data.userPassword),
+    };
+
+    for (const s of throughputScenarios(data, targets, options)) if (selected(s.name)) report.rows.push(await measure(s));
+    await loginPhase(data, targets, report, selected);
+
+    const ceiling = report.rows.find((r) => r.scenario === 'ceiling');
+    for (const r of report.rows) {
+      if (ceiling && r !== ceiling && !r.scenario.startsWith('login') && r.scenario !== 'health-during-logins') r.ofCeiling = Math.round((r.rps / ceiling.rps) * 1000) / 10;
+    }
+    rss.stop();
+    report.apiRss = rss.read();
+    report.targets = checkTargets(report.rows, report.rawBcrypt, report.apiRss);
+    print(report);
+    if (report.rows.some((r) => r.errors + r.non2xx + r.timeouts > 0)) {
+      report.notes.push('Some requests failed: the tail of the API output follows.');
+      console.error(`--- last output of the API ---\n${api.output()}`);
+    }
+    const file = writeReport(path.join(PROJECT_ROOT, 'bench', 'results'), report);
+    log(`results written to ${path.relative(PROJECT_ROOT, file)}`);
+  } catch (err) {
+    for (const s of servers) console.error(`--- last output of ${s.name} ---\n${s.output()}`);
+    throw err;
+  } finally {
+    for (const s of servers.reverse()) await s.stop();
+    await data.stop();
+  }
+}
+
+function print(report: Report): void {
+  const raw: RawBcryptResult | undefined = report.rawBcrypt;
+  console.log('');
+  console.log(formatTable(report.rows));
+  console.log('');
+  if (raw) console.log(`raw bcrypt (cost ${report.options.bcryptCost}, ${raw.concurrency} in flight): ${raw.comparesPerSecond} compares/s`);
+  if (report.apiRss) console.log(`API peak RSS: ${report.apiRss.peakMb} MB polled, ${report.apiRss.hwmMb ?? '?'} MB high-water mark (VmHWM)`);
+  console.log('');
+  console.log(formatTargets(report.targets));
+  console.log('');
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,123 @@
+export interface BatcherOptions<I, R> {
+  /** Most items one run carries. */
+  maxBatch: number;
+  /** Runs allowed at once; items that arrive meanwhile wait and go together in the next run. */
+  maxInFlight: number;
+  /**
+   * Items with the same key never share a run, and never run while an earlier one with that key
+   * is in flight: each run sees a key once, and items of one key apply in the order they came.
+   */
+  keyOf: (item: I) => string;
+  /** Runs one batch; resolves with a result per key (a missing key: nothing matched that item). */
+  run: (items: I[]) => Promise<Map<string, R>>;
+}
+
+export interface Batcher<I, R> {
+  /** Resolves once the run carrying the item has completed, with that item's own result. */
+  submit: (item: I) => Promise<R | undefined>;
+  /** Items waiting or in flight. */
+  pending: () => number;
+}
+
+interface Entry<I, R> {
+  item: I;
+  key: string;
+  resolve: (result: R | undefined) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Group commit for many small, independent statements: while runs are in flight, new items queue
+ * and then leave together, so under load one statement (and one commit) serves many callers and
+ * when idle an item leaves at once (after the current turn of the event loop, so that requests
+ * read in the same turn share a run). Nothing is answered before its run has completed.
+ */
+export function createBatcher<I, R>({ maxBatch, maxInFlight, keyOf, run }: BatcherOptions<I, R>): Batcher<I, R> {
+  let queue: Entry<I, R>[] = [];
+  const busy = new Set<string>();
+  let inFlight = 0;
+  let scheduled = false;
+
+  const take = (): Entry<I, R>[] => {
+    const batch: Entry<I, R>[] = [];
+    const rest: Entry<I, R>[] = [];
+    const taken = new Set<string>();
+    for (const entry of queue) {
+      if (batch.length < maxBatch && !busy.has(entry.key) && !taken.has(entry.key)) {
+        taken.add(entry.key);
+        batch.push(entry);
+      } else {
+        rest.push(entry);
+      }
+    }
+    queue = rest;
+    return batch;
+  };
+
+  const flush = () => {
+    scheduled = false;
+    while (inFlight < maxInFlight && queue.length > 0) {
+      const batch = take();
+      if (batch.length === 0) return; // every waiting key is in flight: its run's completion flushes again
+      inFlight++;
+      for (const e of batch) busy.add(e.key);
+      run(batch.map((e) => e.item))
+        .then(
+          (results) => {
+            for (const e of batch) e.resolve(results.get(e.key));
+          },
+          (err: unknown) => {
+            for (const e of batch) e.reject(err);
+          },
+        )
+        .finally(() => {
+          inFlight--;
+          for (const e of batch) busy.delete(e.key);
+          flush();
+        });
+    }
+  };
+
+  return {
+    submit: (item) =>
+      new Promise<R | undefined>((resolve, reject) => {
+        queue.push({ item, key: keyOf(item), resolve, reject });
+        if (!scheduled && inFlight < maxInFlight) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      }),
+    pending: () => queue.length + busy.size,
+  };
+}
+
+/**
+ * Request coalescing for an expensive read with no parameters: a caller that arrives while a run
+ * is in flight does not take that run's result (it started before the caller asked) but shares
+ * the next one, which starts as soon as the current one ends. Every answer is therefore computed
+ * after its request arrived, and however many callers wait, at most one run is queued.
+ */
+export function createCoalescer<R>(run: () => Promise<R>): () => Promise<R> {
+  let current: Promise<R> | undefined;
+  let next: Promise<R> | undefined;
+  const start = () => {
+    const p = run().finally(() => {
+      if (current === p) current = undefined;
+    });
+    current = p;
+    return p;
+  };
+  return () => {
+    if (!current) return start();
+    next ??= current
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        next = undefined;
+        return start();
+      });
+    return next;
+  };
+}

@@ -1,0 +1,47 @@
+import type { WorkerNode } from '../../generated/prisma/client.js';
+import { paginate } from '../../lib/http/index.js';
+import type { Sql } from '../../lib/sql.js';
+import { heartbeatCutoff, toNodeDto, type Clock } from './workers.mapper.js';
+import type { ListNodesQuery } from './workers.schemas.js';
+
+const SEARCH_FIELDS = ['name', 'hostname', 'ipAddress', 'operatingSystem', 'architecture', 'cpuArchitecture'] as const;
+
+// ILIKE takes the search as a pattern: escape the wildcards so "%" searches for "%".
+const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+export type Liveness = 'online' | 'offline';
+
+/** The WHERE clause and its parameters. Column names come from closed lists, values are always parameters. */
+function whereOf(query: ListNodesQuery, clock: Clock, liveness: Liveness | undefined) {
+  const values: unknown[] = [];
+  const param = (value: unknown, cast: string) => `$${values.push(value)}::${cast}`;
+  const conditions: string[] = [];
+  if (query.status) conditions.push(`status = ${param(query.status, '"WorkerNodeStatus"')}`);
+  if (query.isSchedulable !== undefined) conditions.push(`"isSchedulable" = ${param(query.isSchedulable, 'boolean')}`);
+  if (query.isReady !== undefined) conditions.push(`"isReady" = ${param(query.isReady, 'boolean')}`);
+  if (liveness) {
+    // A timestamptz parameter read as UTC wall time, the way the column stores it, whatever the session's zone.
+    const cutoff = `(${param(heartbeatCutoff(clock).toISOString(), 'timestamptz')} AT TIME ZONE 'UTC')`;
+    conditions.push(`"lastHeartbeat" ${liveness === 'online' ? '>=' : '<'} ${cutoff}`);
+  }
+  if (query.search) {
+    const pattern = param(`%${likeLiteral(query.search)}%`, 'text');
+    conditions.push(`(${SEARCH_FIELDS.map((f) => `"${f}" ILIKE ${pattern}`).join(' OR ')})`);
+  }
+  return { where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', values };
+}
+
+/**
+ * A page of nodes and the total, as two statements in parallel. The sort column is one of the
+ * schema's SORT_FIELDS, and id breaks ties so pages never repeat or skip nodes with equal values.
+ */
+export async function listNodes(sql: Sql, query: ListNodesQuery, clock: Clock, liveness?: Liveness) {
+  const { where, values } = whereOf(query, clock, liveness);
+  const order = query.sortOrder === 'asc' ? 'ASC' : 'DESC';
+  const page = `SELECT * FROM worker_nodes ${where} ORDER BY "${query.sortBy}" ${order}, id ${order} LIMIT $${values.length + 1}::int OFFSET $${values.length + 2}::int`;
+  const [rows, counted] = await Promise.all([
+    sql<WorkerNode>(page, [...values, query.limit, (query.page - 1) * query.limit]),
+    sql<{ total: number }>(`SELECT count(*)::int AS total FROM worker_nodes ${where}`, values),
+  ]);
+  return { workers: rows.map((n) => toNodeDto(n, clock)), pagination: paginate(query.page, query.limit, counted[0]?.total ?? 0) };
+}

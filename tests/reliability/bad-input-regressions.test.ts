@@ -1,0 +1,85 @@
+import type { Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAdmin, createNode, createService } from '../factories/index.js';
+import { createTestContext } from '../helpers/app.js';
+import { sendRaw } from '../helpers/fuzz-requests.js';
+
+// Inputs the bad-input suite found answered with 500; each now gets a 400 in the envelope.
+const ctx = createTestContext();
+let server: Server;
+let base: string;
+let admin: Awaited<ReturnType<typeof createAdmin>>;
+let node: Awaited<ReturnType<typeof createNode>>;
+let service: Awaited<ReturnType<typeof createService>>;
+
+beforeAll(async () => {
+  [admin, node, service] = await Promise.all([createAdmin(ctx.db, ctx.config), createNode(ctx.db), createService(ctx.db)]);
+  server = ctx.app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+});
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  await ctx.close();
+});
+
+/** Raw HTTP, so the test controls every byte (a lone surrogate survives in JSON's \u escape). */
+async function send(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
+  const res = await sendRaw(base, { method, path, body, headers: { authorization: admin.auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers } });
+  return { status: res.status, body: JSON.parse(res.text) as { success: boolean; code: string; statusCode: number; errors?: { field: string }[] } };
+}
+const fields = (body: { errors?: { field: string }[] }) => (body.errors ?? []).map((e) => e.field);
+
+describe('text PostgreSQL cannot store (NUL) or Prisma cannot pass (unpaired surrogates)', () => {
+  it.each([
+    ['a user name', 'put', () => `/api/v1/users/${admin.user.id}`, '{"name":"a\\u0000b"}', 'name'],
+    ['a registration', 'post', () => '/api/v1/auth/register', '{"name":"x\\u0000","email":"n@example.test","password":"Str0ng!Pass","confirmPassword":"Str0ng!Pass"}', 'name'],
+    ['a service description', 'put', () => `/api/v1/services/${service.id}`, '{"description":"x\\u0000"}', 'description'],
+    ['an environment variable value', 'put', () => `/api/v1/services/${service.id}`, '{"environmentVars":{"A":"b\\u0000"}}', 'environmentVars.A'],
+    ['a node operating system', 'put', () => `/api/v1/workers/${node.node.id}`, '{"operatingSystem":"x\\u0000"}', 'operatingSystem'],
+    ['a heartbeat os image (unpaired high surrogate)', 'post', () => `/api/v1/workers/${node.node.id}/heartbeat`, '{"osImage":"x\\ud800"}', 'osImage'],
+    ['a heartbeat kernel (unpaired low surrogate)', 'post', () => `/api/v1/workers/${node.node.id}/heartbeat`, '{"kernelVersion":"\\udc00x"}', 'kernelVersion'],
+    ['a bulk id', 'post', () => '/api/v1/users/bulk', '{"action":"deactivate","userIds":["\\u0000"]}', 'userIds.0'],
+  ])('refuses %s with 400 naming the field, and changes nothing', async (_what, method, path, body, field) => {
+    const before = await ctx.db.workerNode.findUnique({ where: { id: node.node.id } });
+    const res = await send(method, path(), body);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ success: false, code: 'VALIDATION_ERROR', statusCode: 400 });
+    expect(fields(res.body)).toContain(field);
+    expect(await ctx.db.workerNode.findUnique({ where: { id: node.node.id } })).toEqual(before);
+  });
+
+  it.each([
+    ['a user id', () => '/api/v1/users/%00', 'params.id'],
+    ['a node id', () => '/api/v1/workers/%00', 'params.nodeId'],
+    ['a service slug', () => '/api/v1/services/a%00b', 'params.idOrSlug'],
+    ['a user search', () => '/api/v1/users?search=%00', 'query.search'],
+    ['a node search', () => '/api/v1/workers?search=x%00', 'query.search'],
+    ['a service search', () => '/api/v1/services/admin?search=%00', 'query.search'],
+  ])('refuses NUL in %s with 400 naming it', async (_what, path, field) => {
+    const res = await send('get', path());
+    expect(res.status).toBe(400);
+    expect(fields(res.body)).toContain(field);
+  });
+
+  it('still accepts every well-formed character: emoji, right-to-left text, zero-width joiners', async () => {
+    const name = '𝕳𝖊𝖑𝖑𝖔 👩‍👩‍👧‍👦 שלום \u200B';
+    const res = await send('put', `/api/v1/users/${admin.user.id}`, JSON.stringify({ name }));
+    expect(res.status).toBe(200);
+    expect((await ctx.db.user.findUniqueOrThrow({ where: { id: admin.user.id } })).name).toBe(name.trim());
+  });
+});
+
+describe('requests the HTTP layer cannot decode', () => {
+  it.each(['/api/v1/users/%E0%A4%A', '/api/v1/services/%', '/api/v1/workers/%zz/heartbeat'])('answers the undecodable path %s with 400', async (path) => {
+    const res = await send('get', path);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ success: false, code: 'VALIDATION_ERROR', statusCode: 400 });
+  });
+
+  it.each(['gzip', 'deflate', 'br'])('answers a corrupt %s body with 400', async (encoding) => {
+    const res = await send('post', '/api/v1/auth/login', 'not compressed at all', { 'content-encoding': encoding });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ success: false, code: 'VALIDATION_ERROR', statusCode: 400 });
+  });
+});
