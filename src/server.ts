@@ -7,6 +7,9 @@ import { PortInUseError } from './lib/embedded-postgres.js';
 import { reportError } from './lib/http/index.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { migrateDeploy } from './lib/migrate.js';
+import { allJobs } from './lib/periodic.js';
+import { startTokenCleanup } from './modules/auth/index.js';
+import { startBackgroundJobs } from './modules/workers/index.js';
 import { SEED_ACCOUNTS, seed } from '../prisma/seed.js';
 
 interface Running {
@@ -61,8 +64,8 @@ export async function start(config: Config, logger: Logger): Promise<Running> {
 
     const app = buildApp({ db: handle.db, pool: handle.pool, config, logger });
     const server = await listen(app, config);
-    const { startBackgroundJobs } = await import('./modules/workers/index.js');
-    const jobs = startBackgroundJobs({ db: handle.db, config, logger });
+    const jobDeps = { db: handle.db, config, logger };
+    const jobs = allJobs([startBackgroundJobs(jobDeps), startTokenCleanup(jobDeps)]);
     stoppables.push({ name: 'background jobs', stop: jobs.stop });
     stoppables.push({ name: 'HTTP server', stop: () => closeServer(server, config.shutdownGraceMs, logger) });
 

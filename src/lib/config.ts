@@ -43,6 +43,7 @@ const envSchema = z.object({
   AUTH_RATE_LIMIT_ACCOUNT_MAX: int(0, 1_000_000).default(10),
   HEARTBEAT_GRACE_SECONDS: int(5, 86_400).default(90),
   SWEEPER_INTERVAL_SECONDS: int(0, 3600).default(15),
+  TOKEN_CLEANUP_INTERVAL_SECONDS: int(0, 86_400).default(3600),
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug', 'silent']).optional(),
   LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
@@ -72,6 +73,7 @@ export interface Config {
   rateLimit: { windowMs: number; max: number; authWindowMs: number; authMax: number; authAccountMax: number };
   heartbeatGraceSeconds: number;
   sweeperIntervalSeconds: number;
+  tokenCleanupIntervalSeconds: number;
   shutdownGraceMs: number;
   log: { level: 'error' | 'warn' | 'info' | 'http' | 'debug' | 'silent'; format: 'pretty' | 'json'; dir: string; files: boolean };
   metricsToken?: string;
@@ -103,6 +105,16 @@ function localSecret(dataDir: string): string {
   return jwtSecret;
 }
 
+function secretProblems(nodeEnv: string | undefined, secret: string | undefined): string[] {
+  if (nodeEnv === 'production') {
+    if (!secret) return ['JWT_SECRET: required when NODE_ENV=production (at least 32 bytes, e.g. `openssl rand -base64 48`)'];
+    if (Buffer.byteLength(secret) < 32) return ['JWT_SECRET: must be at least 32 bytes when NODE_ENV=production'];
+  } else if (secret && Buffer.byteLength(secret) < 32) {
+    return ['JWT_SECRET: must be at least 32 bytes (leave it unset in development to have one generated)'];
+  }
+  return [];
+}
+
 /** Parses the whole environment once; every problem is reported together. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof Env, string>> = {}): Readonly<Config> {
   const raw: Record<string, string | undefined> = {};
@@ -111,18 +123,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
     raw[key] = value === '' ? undefined : value;
   }
   const parsed = envSchema.safeParse(raw);
-  const problems: string[] = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-  if (!parsed.success) throw new ConfigError(problems);
+  // The secret is checked on the raw values, so that its problem is reported with any other.
+  const problems = [...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)), ...secretProblems(raw.NODE_ENV, raw.JWT_SECRET)];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const env = parsed.data;
-
   let secret = env.JWT_SECRET;
-  if (env.NODE_ENV === 'production') {
-    if (!secret) problems.push('JWT_SECRET: required when NODE_ENV=production (at least 32 bytes, e.g. `openssl rand -base64 48`)');
-    else if (Buffer.byteLength(secret) < 32) problems.push('JWT_SECRET: must be at least 32 bytes when NODE_ENV=production');
-  } else if (secret && Buffer.byteLength(secret) < 32) {
-    problems.push('JWT_SECRET: must be at least 32 bytes (leave it unset in development to have one generated)');
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
   secret ??= localSecret(env.DATA_DIR);
 
   const config: Config = {
@@ -155,9 +160,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
     },
     heartbeatGraceSeconds: env.HEARTBEAT_GRACE_SECONDS,
     sweeperIntervalSeconds: env.SWEEPER_INTERVAL_SECONDS,
+    tokenCleanupIntervalSeconds: env.TOKEN_CLEANUP_INTERVAL_SECONDS,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     log: {
-      level: env.LOG_LEVEL ?? (env.NODE_ENV === 'test' ? 'silent' : 'info'),
+      level: env.LOG_LEVEL ?? (env.NODE_ENV === 'test' ? 'silent' : 'http'),
       format: env.LOG_FORMAT ?? (env.NODE_ENV === 'production' ? 'json' : 'pretty'),
       dir: env.LOG_DIR,
       files: env.LOG_FILES,

@@ -1,6 +1,6 @@
 import jwt from 'jsonwebtoken';
 import { afterAll, describe, expect, it } from 'vitest';
-import { hashToken } from '../../src/modules/auth/auth.sessions.js';
+import { deleteExpiredTokens, hashToken } from '../../src/modules/auth/auth.sessions.js';
 import { createUser } from '../factories/index.js';
 import { createTestContext } from '../helpers/app.js';
 
@@ -44,6 +44,19 @@ describe('POST /api/v1/auth/refresh', () => {
     expect(mine.some((r) => r.expiresAt < new Date())).toBe(false);
     expect(mine).toHaveLength(2);
     expect(await db.refreshToken.count({ where: { userId: other.user.id } })).toBe(1);
+  });
+
+  it('lets the cleanup job delete every user\'s tokens that expired before its clock, and only those', async () => {
+    // A clock in the past keeps the other test files' recently expired tokens out of this test.
+    const clock = new Date('2001-01-01T00:00:00Z');
+    const [a, b] = await Promise.all([createUser(db, config), createUser(db, config)]);
+    const row = (userId: string, label: string, expiresAt: Date) => ({ tokenHash: hashToken(`${label}-${userId}`), familyId: `f-${userId}`, userId, expiresAt });
+    await db.refreshToken.createMany({
+      data: [row(a.user.id, 'old', new Date('2000-06-01T00:00:00Z')), row(b.user.id, 'old', new Date('2000-07-01T00:00:00Z')), row(a.user.id, 'later', new Date('2001-06-01T00:00:00Z'))],
+    });
+    expect(await deleteExpiredTokens(db, clock)).toBeGreaterThanOrEqual(2);
+    const left = await db.refreshToken.findMany({ where: { userId: { in: [a.user.id, b.user.id] } } });
+    expect(left.map((r) => r.tokenHash)).toEqual([hashToken(`later-${a.user.id}`)]);
   });
 
   it('stores only a hash of the refresh token', async () => {
@@ -116,6 +129,14 @@ describe('POST /api/v1/auth/logout', () => {
 });
 
 describe('access tokens', () => {
+  it('refuses an issued refresh token presented as a bearer access token with 401', async () => {
+    const { tokens } = await signIn();
+    const res = await request.get('/api/v1/auth/me').set('Authorization', `Bearer ${tokens.refreshToken}`).expect(401);
+    expect(res.body).toMatchObject({ success: false, code: 'INVALID_TOKEN' });
+    // The refresh token itself is untouched and still refreshes.
+    await refresh(tokens.refreshToken).expect(200);
+  });
+
   const sign = (payload: object, options: jwt.SignOptions = {}, secret = config.jwt.secret) =>
     jwt.sign(payload, secret, { algorithm: 'HS256', issuer: config.jwt.issuer, audience: config.jwt.audience, expiresIn: 60, ...options });
 

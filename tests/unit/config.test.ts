@@ -28,6 +28,23 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reports a missing production secret together with the other problems', () => {
+    try {
+      loadConfig({ NODE_ENV: 'production', PORT: 'abc' });
+      expect.unreachable();
+    } catch (err) {
+      const problems = (err as ConfigError).problems.join('\n');
+      expect(problems).toMatch(/PORT/);
+      expect(problems).toMatch(/JWT_SECRET: required/);
+    }
+  });
+
+  it('writes access lines by default outside tests (level http)', () => {
+    const dir = tmpDataDir();
+    expect(loadConfig({ NODE_ENV: 'development', DATA_DIR: dir }).log.level).toBe('http');
+    expect(loadConfig({ NODE_ENV: 'test', DATA_DIR: dir }).log.level).toBe('silent');
+  });
+
   it('generates a development secret once and reuses it across restarts', () => {
     const dir = tmpDataDir();
     const a = loadConfig({ NODE_ENV: 'development', DATA_DIR: dir });

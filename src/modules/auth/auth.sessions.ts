@@ -83,6 +83,9 @@ export async function rotateRefreshToken(db: Db, config: Pick<Config, 'jwt'>, lo
   throw new AppError('TOKEN_EXPIRED', 'Refresh token has expired');
 }
 
+/** Deletes the refresh tokens that expired before `now`, of every user; returns how many. */
+export const deleteExpiredTokens = async (db: DbClient, now: Date) => (await db.refreshToken.deleteMany({ where: { expiresAt: { lt: now } } })).count;
+
 /** Logout: revokes the family of a refresh token, whatever state the token is in. */
 export async function revokeByToken(db: DbClient, token: string): Promise<void> {
   const row = await db.refreshToken.findUnique({ where: { tokenHash: hashToken(token) }, select: { familyId: true } });

@@ -1,7 +1,8 @@
 import type { ApiModule } from '../../lib/http/index.js';
 import type { ModuleDeps } from '../types.js';
 import { workersRoutes } from './workers.routes.js';
-import { startSweeper, type BackgroundJobs } from './workers.sweeper.js';
+import type { BackgroundJobs } from '../../lib/periodic.js';
+import { startSweeper } from './workers.sweeper.js';
 
 export function workersModule(deps: ModuleDeps): ApiModule {
   return {

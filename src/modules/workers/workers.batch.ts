@@ -90,13 +90,27 @@ export interface ReportBatchers {
 /** A heartbeat that only renews liveness (and readiness) can share a statement; one that also reports facts takes the single path. */
 export const isPlainHeartbeat = (body: HeartbeatInput) => Object.keys(body).every((k) => k === 'isReady' || k === 'reason');
 
+// One statement locks many rows in the order of its join, so it can deadlock with the liveness
+// sweeper or with the other batcher's statement. PostgreSQL then aborts one of them (40P01): the
+// aborted statement changed nothing and is simply run again.
+const DEADLOCK = '40P01';
+async function queryRetryingDeadlocks<R extends pg.QueryResultRow>(pool: pg.Pool, query: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await pool.query<R>(query);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== DEADLOCK || attempt === 3) throw err;
+    }
+  }
+}
+
 const text = (v: bigint | number | undefined) => (v === undefined ? null : v.toString());
 
 export function reportBatchers(pool: pg.Pool): ReportBatchers {
   // Named statements are parsed and planned once per connection. The token hash keys the results
   // and is dropped from them, so it can never reach a response.
   const run = async <R>(name: string, sql: string, values: unknown[]) => {
-    const { rows } = await pool.query<R & { hash: string }>({ name, text: sql, values });
+    const { rows } = await queryRetryingDeadlocks<R & { hash: string }>(pool, { name, text: sql, values });
     const results = new Map<string, R>();
     for (const { hash, ...row } of rows) results.set(hash, row as R);
     return results;

@@ -1,6 +1,6 @@
 import type { Config } from '../../lib/config.js';
 import type { DbClient } from '../../lib/db.js';
-import { reportError } from '../../lib/http/index.js';
+import { startPeriodic, type BackgroundJobs } from '../../lib/periodic.js';
 import type { Logger } from '../../lib/logger.js';
 import { heartbeatCutoff, type Clock } from './workers.mapper.js';
 
@@ -26,39 +26,15 @@ export async function sweepStaleNodes(db: DbClient, clock: Clock): Promise<numbe
     WHERE "lastHeartbeat" < ${cutoff} AND (status IN ('ACTIVE', 'NOT_READY') OR "isReady")`;
 }
 
-export interface BackgroundJobs {
-  stop: () => Promise<void>;
-}
-
 /** Runs the sweeper every `sweeperIntervalSeconds` (0 disables it). stop() waits for a sweep in flight. */
 export function startSweeper({ db, config, logger }: { db: DbClient; config: Pick<Config, 'sweeperIntervalSeconds' | 'heartbeatGraceSeconds'>; logger: Logger }): BackgroundJobs {
-  if (config.sweeperIntervalSeconds === 0) return { stop: async () => undefined };
-  let inFlight: Promise<void> | undefined;
-  let stopped = false;
-
-  const tick = () => {
-    // A sweep slower than the interval is not stacked on itself.
-    if (inFlight || stopped) return;
-    inFlight = sweepStaleNodes(db, { now: new Date(), graceSeconds: config.heartbeatGraceSeconds })
-      .then((changed) => {
-        if (changed > 0) logger.info(`Liveness sweeper: ${changed} worker node(s) without a heartbeat for ${config.heartbeatGraceSeconds}s marked not ready`);
-      })
-      .catch((err: unknown) => {
-        reportError(logger, err, { job: 'worker liveness sweeper' });
-      })
-      .finally(() => {
-        inFlight = undefined;
-      });
-  };
-
-  const timer = setInterval(tick, config.sweeperIntervalSeconds * 1000);
-  // The timer alone must not keep the process (or a test run) alive.
-  timer.unref();
-  return {
-    stop: async () => {
-      stopped = true;
-      clearInterval(timer);
-      await inFlight;
+  return startPeriodic({
+    name: 'worker liveness sweeper',
+    intervalSeconds: config.sweeperIntervalSeconds,
+    logger,
+    run: async () => {
+      const changed = await sweepStaleNodes(db, { now: new Date(), graceSeconds: config.heartbeatGraceSeconds });
+      if (changed > 0) logger.info(`Liveness sweeper: ${changed} worker node(s) without a heartbeat for ${config.heartbeatGraceSeconds}s marked not ready`);
     },
-  };
+  });
 }
