@@ -8,6 +8,7 @@ import { reportError } from './lib/http/index.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { migrateDeploy } from './lib/migrate.js';
 import { allJobs } from './lib/periodic.js';
+import { lowerHelperThreadPriority } from './lib/thread-priority.js';
 import { startTokenCleanup } from './modules/auth/index.js';
 import { startBackgroundJobs } from './modules/workers/index.js';
 import { SEED_ACCOUNTS, seed } from '../prisma/seed.js';
@@ -63,6 +64,8 @@ export async function start(config: Config, logger: Logger): Promise<Running> {
     }
 
     const app = buildApp({ db: handle.db, pool: handle.pool, config, logger });
+    // buildApp started the dummy hash, so libuv's pool threads exist now.
+    lowerHelperThreadPriority(config.threadPoolNice);
     const server = await listen(app, config);
     const jobDeps = { db: handle.db, config, logger };
     const jobs = allJobs([startBackgroundJobs(jobDeps), startTokenCleanup(jobDeps)]);

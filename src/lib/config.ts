@@ -44,6 +44,7 @@ const envSchema = z.object({
   HEARTBEAT_GRACE_SECONDS: int(5, 86_400).default(90),
   SWEEPER_INTERVAL_SECONDS: int(0, 3600).default(15),
   TOKEN_CLEANUP_INTERVAL_SECONDS: int(0, 86_400).default(3600),
+  THREAD_POOL_NICE: int(0, 19).default(10),
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug', 'silent']).optional(),
   LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
@@ -74,6 +75,7 @@ export interface Config {
   heartbeatGraceSeconds: number;
   sweeperIntervalSeconds: number;
   tokenCleanupIntervalSeconds: number;
+  threadPoolNice: number;
   shutdownGraceMs: number;
   log: { level: 'error' | 'warn' | 'info' | 'http' | 'debug' | 'silent'; format: 'pretty' | 'json'; dir: string; files: boolean };
   metricsToken?: string;
@@ -161,6 +163,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
     heartbeatGraceSeconds: env.HEARTBEAT_GRACE_SECONDS,
     sweeperIntervalSeconds: env.SWEEPER_INTERVAL_SECONDS,
     tokenCleanupIntervalSeconds: env.TOKEN_CLEANUP_INTERVAL_SECONDS,
+    threadPoolNice: env.THREAD_POOL_NICE,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     log: {
       level: env.LOG_LEVEL ?? (env.NODE_ENV === 'test' ? 'silent' : 'http'),

@@ -7,7 +7,10 @@ import { SERVICE_STATUSES } from './catalog.schemas.js';
 export type ServiceRow = ServiceCatalog & { _count: { subscriptions: number } };
 
 // Allow-lists: a column added to the table stays private until it is added here.
-export function toPublicService(row: ServiceCatalog) {
+/** The fields the public view reads: all a customer may see of a service. */
+export type PublicServiceRow = Pick<ServiceCatalog, 'id' | 'name' | 'slug' | 'displayName' | 'description' | 'category' | 'version' | 'monthlyPrice' | 'currency' | 'cpuLimit' | 'memLimit' | 'storage'>;
+
+export function toPublicService(row: PublicServiceRow) {
   return {
     id: row.id,
     name: row.name,

@@ -4,7 +4,7 @@ import { pageWindow, paginate } from '../../lib/http/index.js';
 import type { ServiceStatus } from '../../generated/prisma/enums.js';
 import { toCreateData, toUpdateData } from './catalog.input.js';
 import { toAdminService, toPublicService } from './catalog.mapper.js';
-import type { AdminListQuery, CreateServiceInput, PublicListQuery, UpdateServiceInput } from './catalog.schemas.js';
+import type { AdminListQuery, CreateServiceInput, UpdateServiceInput } from './catalog.schemas.js';
 import { freeSlug, slugify } from './slug.js';
 
 const WITH_COUNT = { _count: { select: { subscriptions: true } } } as const;
@@ -26,19 +26,6 @@ function whereOf({ search, category, status }: Filters): Prisma.ServiceCatalogWh
 
 // `id` breaks ties so pages never overlap when many rows share a sort value.
 const orderOf = (q: { sortBy: string; sortOrder: 'asc' | 'desc' }): Prisma.ServiceCatalogOrderByWithRelationInput[] => [{ [q.sortBy]: q.sortOrder }, { id: 'asc' }];
-
-/** GET /services/public: active services, paginated. */
-export async function listPublicServices(db: DbClient, q: PublicListQuery) {
-  const where = whereOf({ ...q, status: 'ACTIVE' });
-  const [rows, total] = await Promise.all([db.serviceCatalog.findMany({ where, orderBy: orderOf(q), ...pageWindow(q.page, q.limit) }), db.serviceCatalog.count({ where })]);
-  return { services: rows.map(toPublicService), pagination: paginate(q.page, q.limit, total) };
-}
-
-/** GET /services without an administrator: every active service, as a bare array (the dashboard's catalog page). */
-export async function listActiveServices(db: DbClient, q: AdminListQuery) {
-  const rows = await db.serviceCatalog.findMany({ where: whereOf({ search: q.search, category: q.category, status: 'ACTIVE' }), orderBy: orderOf(q) });
-  return rows.map(toPublicService);
-}
 
 export async function listAdminServices(db: DbClient, q: AdminListQuery) {
   const where = whereOf(q);

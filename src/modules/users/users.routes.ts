@@ -4,6 +4,8 @@ import { userWithCountSchema } from '../auth/index.js';
 import type { ModuleDeps } from '../types.js';
 import { bulkUpdate } from './users.bulk.js';
 import { bulkBody, bulkResultSchema, createUserBody, listUsersQuery, resetPasswordBody, updateUserBody, usersListSchema, userStatsSchema } from './users.schemas.js';
+import { sqlFor } from '../../lib/sql.js';
+import { listUsers } from './users.list.js';
 import * as users from './users.service.js';
 
 const actorId = (req: Request) => (req.user as NonNullable<Request['user']>).id;
@@ -13,6 +15,7 @@ const notFound = { 404: { description: 'No user with this id' } };
 export function usersRoutes(deps: ModuleDeps): RouteDef[] {
   const access = deps.guards.admin;
   const svc: users.UsersDeps = { db: deps.db, config: deps.config, logger: deps.logger };
+  const sql = sqlFor(deps.db);
 
   return [
     defineRoute({
@@ -23,7 +26,7 @@ export function usersRoutes(deps: ModuleDeps): RouteDef[] {
       access,
       query: listUsersQuery,
       responses: { 200: { description: 'A page of users', schema: usersListSchema } },
-      handler: async ({ query, res }) => ok(res, await users.listUsers(svc, query), 'Users retrieved successfully'),
+      handler: async ({ query, res }) => ok(res, await listUsers(sql, query), 'Users retrieved successfully'),
     }),
     defineRoute({
       method: 'get',

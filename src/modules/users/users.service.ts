@@ -1,7 +1,6 @@
 import type { Config } from '../../lib/config.js';
-import type { Db, DbClient, Prisma } from '../../lib/db.js';
+import type { Db, DbClient } from '../../lib/db.js';
 import { conflict, forbidden, notFound } from '../../lib/errors/index.js';
-import { pageWindow, paginate } from '../../lib/http/index.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Role } from '../../generated/prisma/enums.js';
 import { assertAdminsRemain, hashPassword, revokeUserSessions, toUserView, USER_VIEW_WITH_COUNT_SELECT } from '../auth/index.js';
@@ -21,20 +20,6 @@ export interface ListUsersInput {
   sortOrder: 'asc' | 'desc';
   role?: Role;
   isActive?: boolean;
-}
-
-export async function listUsers({ db }: UsersDeps, q: ListUsersInput) {
-  const where: Prisma.UserWhereInput = {
-    role: q.role,
-    isActive: q.isActive,
-    ...(q.search ? { OR: [{ name: { contains: q.search, mode: 'insensitive' } }, { email: { contains: q.search, mode: 'insensitive' } }] } : {}),
-  };
-  const [rows, total] = await Promise.all([
-    // The id tie-break keeps pages stable when many rows share the sort value.
-    db.user.findMany({ where, select: USER_VIEW_WITH_COUNT_SELECT, orderBy: [{ [q.sortBy]: q.sortOrder }, { id: q.sortOrder }], ...pageWindow(q.page, q.limit) }),
-    db.user.count({ where }),
-  ]);
-  return { users: rows.map(toUserView), pagination: paginate(q.page, q.limit, total) };
 }
 
 interface StatsRow {

@@ -1,0 +1,44 @@
+import { paginate } from '../../lib/http/index.js';
+import type { Sql } from '../../lib/sql.js';
+import { toPublicService, type PublicServiceRow as PublicRow } from './catalog.mapper.js';
+import type { AdminListQuery, PublicListQuery } from './catalog.schemas.js';
+
+// The customers' catalog reads (every dashboard visit) run as plain SQL on the pool: through
+// Prisma each row costs several times the CPU. Columns, filters and sort orders are closed lists;
+// every value is a parameter.
+const PUBLIC_COLUMNS = `id, name, slug, "displayName", description, category, version, "monthlyPrice", currency, "cpuLimit", "memLimit", storage`;
+const SEARCH_FIELDS = ['name', '"displayName"', 'slug', 'description', 'category'];
+
+// ILIKE takes the search as a pattern: escape the wildcards so "%" searches for "%".
+const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+function activeWhere(q: { search?: string; category?: string }) {
+  const values: unknown[] = [];
+  const conditions = [`status = 'ACTIVE'`];
+  if (q.category) conditions.push(`category = $${values.push(q.category)}::text`);
+  if (q.search) {
+    const pattern = `$${values.push(`%${likeLiteral(q.search)}%`)}::text`;
+    conditions.push(`(${SEARCH_FIELDS.map((f) => `${f} ILIKE ${pattern}`).join(' OR ')})`);
+  }
+  return { where: `WHERE ${conditions.join(' AND ')}`, values };
+}
+
+// `id` breaks ties so pages never overlap when many rows share a sort value.
+const orderOf = (q: { sortBy: string; sortOrder: 'asc' | 'desc' }) => `ORDER BY "${q.sortBy}" ${q.sortOrder === 'asc' ? 'ASC' : 'DESC'}, id ASC`;
+
+/** GET /services/public: active services, paginated. */
+export async function listPublicServices(sql: Sql, q: PublicListQuery) {
+  const { where, values } = activeWhere(q);
+  const n = values.length;
+  const [rows, counted] = await Promise.all([
+    sql<PublicRow>(`SELECT ${PUBLIC_COLUMNS} FROM service_catalog ${where} ${orderOf(q)} LIMIT $${n + 1}::int OFFSET $${n + 2}::int`, [...values, q.limit, (q.page - 1) * q.limit]),
+    sql<{ total: number }>(`SELECT count(*)::int AS total FROM service_catalog ${where}`, values),
+  ]);
+  return { services: rows.map(toPublicService), pagination: paginate(q.page, q.limit, counted[0]?.total ?? 0) };
+}
+
+/** GET /services without an administrator: every active service, as a bare array (the dashboard's catalog page). */
+export async function listActiveServices(sql: Sql, q: AdminListQuery) {
+  const { where, values } = activeWhere(q);
+  return (await sql<PublicRow>(`SELECT ${PUBLIC_COLUMNS} FROM service_catalog ${where} ${orderOf(q)}`, values)).map(toPublicService);
+}
