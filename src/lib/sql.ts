@@ -9,7 +9,16 @@ import { poolOf, type Db } from './db.js';
  * mappers written for Prisma rows work unchanged. Without a pool (a client not made by
  * createDb) the same statement runs through Prisma.
  */
-export type Sql = <T>(text: string, values?: readonly unknown[]) => Promise<T[]>;
+export type Sql = <T>(text: string, values?: readonly unknown[], options?: SqlOptions) => Promise<T[]>;
+
+export interface SqlOptions {
+  /**
+   * false: plan with this call's values instead of a cached generic plan. For a search
+   * (`ILIKE $1`) the generic plan cannot see how selective the pattern is and walks the sort
+   * index row by row; planned with the pattern, the trigram index answers in a fraction of that.
+   */
+  prepare?: boolean;
+}
 
 const INT8 = 20;
 const TIMESTAMP = 1114;
@@ -39,8 +48,8 @@ function statementName(text: string): string {
 export function sqlFor(db: Db): Sql {
   const pool = poolOf(db);
   if (!pool) return <T>(text: string, values: readonly unknown[] = []) => db.$queryRawUnsafe<T[]>(text, ...values);
-  return async <T>(text: string, values: readonly unknown[] = []) => {
-    const result = await pool.query({ name: statementName(text), text, values: values as unknown[], types });
+  return async <T>(text: string, values: readonly unknown[] = [], { prepare = true }: SqlOptions = {}) => {
+    const result = await pool.query({ name: prepare ? statementName(text) : undefined, text, values: values as unknown[], types });
     return result.rows as T[];
   };
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import bcrypt from 'bcrypt';
+import pLimit from 'p-limit';
 import { z } from '../../lib/zod.js';
 
 /** bcrypt reads at most 72 bytes and silently ignores the rest, so longer passwords are refused, never truncated. */
@@ -27,11 +28,18 @@ export const passwordSchema = z
   })
   .openapi({ format: 'password', minLength: PASSWORD_MIN_BYTES, maxLength: PASSWORD_MAX_BYTES, example: 'SecurePass123!' });
 
-export const hashPassword = (plain: string, cost: number) => bcrypt.hash(plain, cost);
+// bcrypt runs on libuv's thread pool, which everything else asynchronous in the process shares:
+// above all the PBKDF2 of PostgreSQL's SCRAM handshake, without which no new database connection
+// opens. A login storm that filled the pool would make every new connection wait behind a queue of
+// hashes and time out. One thread is kept free; the others still keep both cores busy.
+const poolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+const hashing = pLimit(Math.max(1, poolSize - 1));
+
+export const hashPassword = (plain: string, cost: number) => hashing(() => bcrypt.hash(plain, cost));
 
 /** Compares in constant time per cost; a password bcrypt would truncate can never match. */
 export async function verifyPassword(plain: string, hash: string): Promise<boolean> {
-  const matches = await bcrypt.compare(plain, hash);
+  const matches = await hashing(() => bcrypt.compare(plain, hash));
   return matches && byteLength(plain) <= PASSWORD_MAX_BYTES;
 }
 
@@ -43,7 +51,7 @@ export const needsRehash = (hash: string, cost: number) => bcrypt.getRounds(hash
  * that not even the first unknown email pays for hashing.
  */
 export function dummyHash(cost: number): () => Promise<string> {
-  const hash = bcrypt.hash(randomBytes(18).toString('base64'), cost);
+  const hash = hashPassword(randomBytes(18).toString('base64'), cost);
   hash.catch(() => undefined); // a failure surfaces on first use, never as an unhandled rejection
   return () => hash;
 }

@@ -36,14 +36,17 @@ export async function listUsers(sql: Sql, q: ListUsersInput) {
   const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
   const order = q.sortOrder === 'asc' ? 'ASC' : 'DESC';
   const n = values.length;
+  // A search is planned with its pattern (see SqlOptions.prepare).
+  const planned = { prepare: !q.search };
   const [rows, counted] = await Promise.all([
     sql<ListedUser>(
       `SELECT u.id, u.name, u.email, u.role, u."isActive", u."lastLoginAt", u."createdAt", u."updatedAt",
          (SELECT count(*)::int FROM subscriptions s WHERE s."userId" = u.id) AS subscriptions
        FROM users u ${where} ORDER BY u."${q.sortBy}" ${order}, u.id ${order} LIMIT $${n + 1}::int OFFSET $${n + 2}::int`,
       [...values, q.limit, (q.page - 1) * q.limit],
+      planned,
     ),
-    sql<{ total: number }>(`SELECT count(*)::int AS total FROM users u ${where}`, values),
+    sql<{ total: number }>(`SELECT count(*)::int AS total FROM users u ${where}`, values, planned),
   ]);
   return {
     users: rows.map(({ subscriptions, ...user }) => toUserView({ ...user, _count: { subscriptions } })),

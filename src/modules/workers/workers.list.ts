@@ -39,9 +39,11 @@ export async function listNodes(sql: Sql, query: ListNodesQuery, clock: Clock, l
   const { where, values } = whereOf(query, clock, liveness);
   const order = query.sortOrder === 'asc' ? 'ASC' : 'DESC';
   const page = `SELECT * FROM worker_nodes ${where} ORDER BY "${query.sortBy}" ${order}, id ${order} LIMIT $${values.length + 1}::int OFFSET $${values.length + 2}::int`;
+  // A search is planned with its pattern (see SqlOptions.prepare).
+  const planned = { prepare: !query.search };
   const [rows, counted] = await Promise.all([
-    sql<WorkerNode>(page, [...values, query.limit, (query.page - 1) * query.limit]),
-    sql<{ total: number }>(`SELECT count(*)::int AS total FROM worker_nodes ${where}`, values),
+    sql<WorkerNode>(page, [...values, query.limit, (query.page - 1) * query.limit], planned),
+    sql<{ total: number }>(`SELECT count(*)::int AS total FROM worker_nodes ${where}`, values, planned),
   ]);
   return { workers: rows.map((n) => toNodeDto(n, clock)), pagination: paginate(query.page, query.limit, counted[0]?.total ?? 0) };
 }
