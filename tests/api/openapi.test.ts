@@ -50,6 +50,24 @@ describe('GET /api/v1/openapi.json', () => {
       }
     }
   });
+
+  it('describes every error response with the error envelope', async () => {
+    type Op = { responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }> };
+    const doc = (await ctx.request.get('/api/v1/openapi.json')).body as { paths: Record<string, Record<string, Op>> };
+    const bare: string[] = [];
+    let errors = 0;
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        for (const [status, response] of Object.entries(op.responses)) {
+          if (Number(status) < 400) continue;
+          errors++;
+          if (response.content?.['application/json']?.schema?.$ref !== '#/components/schemas/Error') bare.push(`${method} ${path} ${status}`);
+        }
+      }
+    }
+    expect(errors).toBeGreaterThan(100);
+    expect(bare).toEqual([]);
+  });
 });
 
 describe('GET /api/docs', () => {

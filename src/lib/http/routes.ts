@@ -117,7 +117,9 @@ export function registerModule(registry: OpenAPIRegistry, prefix: string, mod: A
     for (const method of methodsOf(def)) {
       const responses: Record<string, unknown> = {};
       for (const [status, r] of Object.entries(def.responses)) {
-        responses[status] = r.schema ? { description: r.description, content: { 'application/json': { schema: successEnvelope(r.schema) } } } : { description: r.description };
+        // Every error answers in the error envelope; a success without a schema has no JSON body to describe (or a text one, /metrics).
+        if (r.schema) responses[status] = { description: r.description, content: { 'application/json': { schema: successEnvelope(r.schema) } } };
+        else responses[status] = Number(status) >= 400 ? errorResponse(r.description) : { description: r.description };
       }
       if (def.params || def.query || def.body) responses['400'] ??= errorResponse('Validation failed');
       if (def.access.kind !== 'public') {
