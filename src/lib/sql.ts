@@ -56,3 +56,40 @@ export function sqlFor(db: Db): Sql {
 
 /** A Date as a `timestamp` parameter in UTC, whatever the session's time zone: `$n::timestamptz AT TIME ZONE 'UTC'`. */
 export const utc = (date: Date) => date.toISOString();
+
+export interface PageQuery {
+  /** Table to read from. */
+  from: string;
+  /** `WHERE …` or '' */
+  where: string;
+  /** Parameters of `where`, $1 onwards. */
+  values: readonly unknown[];
+  /** Columns of the page. */
+  columns: string;
+  /** `ORDER BY` list. */
+  orderBy: string;
+  limit: number;
+  offset: number;
+  prepare?: boolean;
+}
+
+/**
+ * A page of rows and the number of all rows matching the same filter, in one round trip: the
+ * count is an uncorrelated subquery, computed once, while the page still stops after `limit` rows
+ * of its index. Only an empty page (past the end, or no match) takes a second statement for the total.
+ */
+export async function pageWithTotal<T>(sql: Sql, q: PageQuery): Promise<{ rows: T[]; total: number }> {
+  const n = q.values.length;
+  const count = `SELECT count(*)::int AS total FROM ${q.from} ${q.where}`;
+  const page = await sql<T & { __total: number }>(
+    `SELECT ${q.columns}, (${count}) AS "__total" FROM ${q.from} ${q.where} ORDER BY ${q.orderBy} LIMIT $${n + 1}::int OFFSET $${n + 2}::int`,
+    [...q.values, q.limit, q.offset],
+    { prepare: q.prepare },
+  );
+  if (page.length === 0) {
+    const [row] = await sql<{ total: number }>(count, q.values, { prepare: q.prepare });
+    return { rows: [], total: row?.total ?? 0 };
+  }
+  const total = (page[0] as { __total: number }).__total;
+  return { rows: page.map(({ __total: _, ...row }) => row as unknown as T), total };
+}

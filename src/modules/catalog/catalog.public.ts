@@ -1,5 +1,5 @@
 import { paginate } from '../../lib/http/index.js';
-import type { Sql } from '../../lib/sql.js';
+import { pageWithTotal, type Sql } from '../../lib/sql.js';
 import { toPublicService, type PublicServiceRow as PublicRow } from './catalog.mapper.js';
 import type { AdminListQuery, PublicListQuery } from './catalog.schemas.js';
 
@@ -24,21 +24,25 @@ function activeWhere(q: { search?: string; category?: string }) {
 }
 
 // `id` breaks ties so pages never overlap when many rows share a sort value.
-const orderOf = (q: { sortBy: string; sortOrder: 'asc' | 'desc' }) => `ORDER BY "${q.sortBy}" ${q.sortOrder === 'asc' ? 'ASC' : 'DESC'}, id ASC`;
+const orderOf = (q: { sortBy: string; sortOrder: 'asc' | 'desc' }) => `"${q.sortBy}" ${q.sortOrder === 'asc' ? 'ASC' : 'DESC'}, id ASC`;
 
 /** GET /services/public: active services, paginated. */
 export async function listPublicServices(sql: Sql, q: PublicListQuery) {
   const { where, values } = activeWhere(q);
-  const n = values.length;
-  const [rows, counted] = await Promise.all([
-    sql<PublicRow>(`SELECT ${PUBLIC_COLUMNS} FROM service_catalog ${where} ${orderOf(q)} LIMIT $${n + 1}::int OFFSET $${n + 2}::int`, [...values, q.limit, (q.page - 1) * q.limit]),
-    sql<{ total: number }>(`SELECT count(*)::int AS total FROM service_catalog ${where}`, values),
-  ]);
-  return { services: rows.map(toPublicService), pagination: paginate(q.page, q.limit, counted[0]?.total ?? 0) };
+  const { rows, total } = await pageWithTotal<PublicRow>(sql, {
+    from: 'service_catalog',
+    where,
+    values,
+    columns: PUBLIC_COLUMNS,
+    orderBy: orderOf(q),
+    limit: q.limit,
+    offset: (q.page - 1) * q.limit,
+  });
+  return { services: rows.map(toPublicService), pagination: paginate(q.page, q.limit, total) };
 }
 
 /** GET /services without an administrator: every active service, as a bare array (the dashboard's catalog page). */
 export async function listActiveServices(sql: Sql, q: AdminListQuery) {
   const { where, values } = activeWhere(q);
-  return (await sql<PublicRow>(`SELECT ${PUBLIC_COLUMNS} FROM service_catalog ${where} ${orderOf(q)}`, values)).map(toPublicService);
+  return (await sql<PublicRow>(`SELECT ${PUBLIC_COLUMNS} FROM service_catalog ${where} ORDER BY ${orderOf(q)}`, values)).map(toPublicService);
 }

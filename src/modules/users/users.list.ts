@@ -1,6 +1,6 @@
 import type { Role } from '../../generated/prisma/enums.js';
 import { paginate } from '../../lib/http/index.js';
-import type { Sql } from '../../lib/sql.js';
+import { pageWithTotal, type Sql } from '../../lib/sql.js';
 import { toUserView } from '../auth/index.js';
 import type { ListUsersInput } from './users.service.js';
 
@@ -27,29 +27,27 @@ const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 export async function listUsers(sql: Sql, q: ListUsersInput) {
   const values: unknown[] = [];
   const conditions: string[] = [];
-  if (q.role) conditions.push(`u.role = $${values.push(q.role)}::"Role"`);
-  if (q.isActive !== undefined) conditions.push(`u."isActive" = $${values.push(q.isActive)}::boolean`);
+  if (q.role) conditions.push(`role = $${values.push(q.role)}::"Role"`);
+  if (q.isActive !== undefined) conditions.push(`"isActive" = $${values.push(q.isActive)}::boolean`);
   if (q.search) {
     const pattern = `$${values.push(`%${likeLiteral(q.search)}%`)}::text`;
-    conditions.push(`(u.name ILIKE ${pattern} OR u.email ILIKE ${pattern})`);
+    conditions.push(`(name ILIKE ${pattern} OR email ILIKE ${pattern})`);
   }
-  const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
   const order = q.sortOrder === 'asc' ? 'ASC' : 'DESC';
-  const n = values.length;
-  // A search is planned with its pattern (see SqlOptions.prepare).
-  const planned = { prepare: !q.search };
-  const [rows, counted] = await Promise.all([
-    sql<ListedUser>(
-      `SELECT u.id, u.name, u.email, u.role, u."isActive", u."lastLoginAt", u."createdAt", u."updatedAt",
-         (SELECT count(*)::int FROM subscriptions s WHERE s."userId" = u.id) AS subscriptions
-       FROM users u ${where} ORDER BY u."${q.sortBy}" ${order}, u.id ${order} LIMIT $${n + 1}::int OFFSET $${n + 2}::int`,
-      [...values, q.limit, (q.page - 1) * q.limit],
-      planned,
-    ),
-    sql<{ total: number }>(`SELECT count(*)::int AS total FROM users u ${where}`, values, planned),
-  ]);
+  const { rows, total } = await pageWithTotal<ListedUser>(sql, {
+    from: 'users',
+    where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '',
+    values,
+    columns: `id, name, email, role, "isActive", "lastLoginAt", "createdAt", "updatedAt",
+      (SELECT count(*)::int FROM subscriptions s WHERE s."userId" = users.id) AS subscriptions`,
+    orderBy: `"${q.sortBy}" ${order}, id ${order}`,
+    limit: q.limit,
+    offset: (q.page - 1) * q.limit,
+    // A search is planned with its pattern (see SqlOptions.prepare).
+    prepare: !q.search,
+  });
   return {
     users: rows.map(({ subscriptions, ...user }) => toUserView({ ...user, _count: { subscriptions } })),
-    pagination: paginate(q.page, q.limit, counted[0]?.total ?? 0),
+    pagination: paginate(q.page, q.limit, total),
   };
 }

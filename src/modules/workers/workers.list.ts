@@ -1,6 +1,6 @@
 import type { WorkerNode } from '../../generated/prisma/client.js';
 import { paginate } from '../../lib/http/index.js';
-import type { Sql } from '../../lib/sql.js';
+import { pageWithTotal, type Sql } from '../../lib/sql.js';
 import { heartbeatCutoff, toNodeDto, type Clock } from './workers.mapper.js';
 import type { ListNodesQuery } from './workers.schemas.js';
 
@@ -32,18 +32,22 @@ function whereOf(query: ListNodesQuery, clock: Clock, liveness: Liveness | undef
 }
 
 /**
- * A page of nodes and the total, as two statements in parallel. The sort column is one of the
- * schema's SORT_FIELDS, and id breaks ties so pages never repeat or skip nodes with equal values.
+ * A page of nodes and the total, in one statement. The sort column is one of the schema's
+ * SORT_FIELDS, and id breaks ties so pages never repeat or skip nodes with equal values.
  */
 export async function listNodes(sql: Sql, query: ListNodesQuery, clock: Clock, liveness?: Liveness) {
   const { where, values } = whereOf(query, clock, liveness);
   const order = query.sortOrder === 'asc' ? 'ASC' : 'DESC';
-  const page = `SELECT * FROM worker_nodes ${where} ORDER BY "${query.sortBy}" ${order}, id ${order} LIMIT $${values.length + 1}::int OFFSET $${values.length + 2}::int`;
-  // A search is planned with its pattern (see SqlOptions.prepare).
-  const planned = { prepare: !query.search };
-  const [rows, counted] = await Promise.all([
-    sql<WorkerNode>(page, [...values, query.limit, (query.page - 1) * query.limit], planned),
-    sql<{ total: number }>(`SELECT count(*)::int AS total FROM worker_nodes ${where}`, values, planned),
-  ]);
-  return { workers: rows.map((n) => toNodeDto(n, clock)), pagination: paginate(query.page, query.limit, counted[0]?.total ?? 0) };
+  const { rows, total } = await pageWithTotal<WorkerNode>(sql, {
+    from: 'worker_nodes',
+    where,
+    values,
+    columns: '*',
+    orderBy: `"${query.sortBy}" ${order}, id ${order}`,
+    limit: query.limit,
+    offset: (query.page - 1) * query.limit,
+    // A search is planned with its pattern (see SqlOptions.prepare).
+    prepare: !query.search,
+  });
+  return { workers: rows.map((n) => toNodeDto(n, clock)), pagination: paginate(query.page, query.limit, total) };
 }
