@@ -77,6 +77,20 @@ describe('GET /api/v1/workers/stats', () => {
   });
 });
 
+describe('GET /api/v1/workers pagination', () => {
+  it('counts every matching node on each page, on the last one and on an empty page past the end', async () => {
+    await Promise.all(Array.from({ length: 5 }, () => createNode(db, { status: 'ACTIVE' })));
+    await createNode(db, { status: 'MAINTENANCE' });
+    const page = async (n: number) => (await ctx.request.get('/api/v1/workers').query({ status: 'ACTIVE', limit: '2', page: String(n) }).set('Authorization', admin).expect(200)).body.data;
+    const [first, last, past] = [await page(1), await page(3), await page(4)];
+    expect(first.workers).toHaveLength(2);
+    expect(last.workers).toHaveLength(1);
+    expect(past.workers).toEqual([]);
+    for (const p of [first, last, past]) expect(p.pagination).toMatchObject({ total: 5, totalPages: 3 });
+    expect(past.pagination).toMatchObject({ page: 4, hasNext: false, hasPrev: true });
+  });
+});
+
 describe('GET /api/v1/workers/online and /offline', () => {
   it('splits nodes by heartbeat age against the grace period and reports secondsSinceHeartbeat', async () => {
     const now = Date.now();
