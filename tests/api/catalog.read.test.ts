@@ -26,6 +26,11 @@ async function catalogOfThree() {
 }
 
 describe('GET /api/v1/services/public', () => {
+  it('treats % and _ in the search as literal characters', async () => {
+    const res = await ctx.request.get('/api/v1/services/public').query({ search: '%_%' }).set('Authorization', user).expect(200);
+    expect(res.body.data).toMatchObject({ services: [], pagination: { total: 0 } });
+  });
+
   it('lists only active services in the public view, paginated', async () => {
     const { category, active } = await catalogOfThree();
     const res = await ctx.request.get('/api/v1/services/public').query({ category }).set('Authorization', user);

@@ -30,6 +30,15 @@ describe('/api/v1/users access', () => {
 });
 
 describe('GET /api/v1/users', () => {
+  it('treats % and _ in the search as literal characters', async () => {
+    const tag = unique('pct');
+    const { user } = await createUser(db, config, { name: `Percent ${tag} 100%_off` });
+    const literal = await request.get('/api/v1/users').query({ search: `${tag} 100%_` }).set('Authorization', admin.auth).expect(200);
+    expect(literal.body.data.users.map((u: { id: string }) => u.id)).toEqual([user.id]);
+    const wildcard = await request.get('/api/v1/users').query({ search: '%_%' }).set('Authorization', admin.auth).expect(200);
+    expect(wildcard.body.data.pagination.total).toBe(0);
+  });
+
   it('returns what the dashboard reads, with subscription counts and pagination', async () => {
     const tag = unique('list');
     const { user } = await createUser(db, config, { name: `Listed ${tag}` });

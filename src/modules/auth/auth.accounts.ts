@@ -27,7 +27,7 @@ export const USER_VIEW_SELECT = {
 
 export const USER_VIEW_WITH_COUNT_SELECT = { ...USER_VIEW_SELECT, _count: { select: { subscriptions: true } } } as const;
 
-interface UserRow {
+export interface UserRow {
   id: string;
   name: string;
   email: string;

@@ -31,6 +31,7 @@ export {
   userWithCountSchema,
   USER_VIEW_SELECT,
   USER_VIEW_WITH_COUNT_SELECT,
+  type UserRow,
 } from './auth.accounts.js';
 export { hashPassword, passwordSchema } from './auth.passwords.js';
 export { revokeUserSessions } from './auth.sessions.js';

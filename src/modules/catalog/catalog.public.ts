@@ -1,5 +1,5 @@
 import { paginate } from '../../lib/http/index.js';
-import { pageWithTotal, type Sql } from '../../lib/sql.js';
+import { containsPattern, pageWithTotal, type Sql } from '../../lib/sql.js';
 import { toPublicService, type PublicServiceRow as PublicRow } from './catalog.mapper.js';
 import type { AdminListQuery, PublicListQuery } from './catalog.schemas.js';
 
@@ -9,15 +9,13 @@ import type { AdminListQuery, PublicListQuery } from './catalog.schemas.js';
 const PUBLIC_COLUMNS = `id, name, slug, "displayName", description, category, version, "monthlyPrice", currency, "cpuLimit", "memLimit", storage`;
 const SEARCH_FIELDS = ['name', '"displayName"', 'slug', 'description', 'category'];
 
-// ILIKE takes the search as a pattern: escape the wildcards so "%" searches for "%".
-const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 function activeWhere(q: { search?: string; category?: string }) {
   const values: unknown[] = [];
   const conditions = [`status = 'ACTIVE'`];
   if (q.category) conditions.push(`category = $${values.push(q.category)}::text`);
   if (q.search) {
-    const pattern = `$${values.push(`%${likeLiteral(q.search)}%`)}::text`;
+    const pattern = `$${values.push(containsPattern(q.search))}::text`;
     conditions.push(`(${SEARCH_FIELDS.map((f) => `${f} ILIKE ${pattern}`).join(' OR ')})`);
   }
   return { where: `WHERE ${conditions.join(' AND ')}`, values };

@@ -1,23 +1,9 @@
-import type { Role } from '../../generated/prisma/enums.js';
 import { paginate } from '../../lib/http/index.js';
-import { pageWithTotal, type Sql } from '../../lib/sql.js';
-import { toUserView } from '../auth/index.js';
+import { containsPattern, pageWithTotal, type Sql } from '../../lib/sql.js';
+import { toUserView, type UserRow } from '../auth/index.js';
 import type { ListUsersInput } from './users.service.js';
 
-interface ListedUser {
-  id: string;
-  name: string;
-  email: string;
-  role: Role;
-  isActive: boolean;
-  lastLoginAt: Date | null;
-  createdAt: Date;
-  updatedAt: Date;
-  subscriptions: number;
-}
-
-// ILIKE takes the search as a pattern: escape the wildcards so "%" searches for "%".
-const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+type ListedUser = Omit<UserRow, '_count'> & { subscriptions: number };
 
 /**
  * GET /users as plain SQL on the pool (through Prisma the page costs several times the CPU). The
@@ -30,7 +16,7 @@ export async function listUsers(sql: Sql, q: ListUsersInput) {
   if (q.role) conditions.push(`role = $${values.push(q.role)}::"Role"`);
   if (q.isActive !== undefined) conditions.push(`"isActive" = $${values.push(q.isActive)}::boolean`);
   if (q.search) {
-    const pattern = `$${values.push(`%${likeLiteral(q.search)}%`)}::text`;
+    const pattern = `$${values.push(containsPattern(q.search))}::text`;
     conditions.push(`(name ILIKE ${pattern} OR email ILIKE ${pattern})`);
   }
   const order = q.sortOrder === 'asc' ? 'ASC' : 'DESC';

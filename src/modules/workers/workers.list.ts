@@ -1,13 +1,11 @@
 import type { WorkerNode } from '../../generated/prisma/client.js';
 import { paginate } from '../../lib/http/index.js';
-import { pageWithTotal, type Sql } from '../../lib/sql.js';
+import { containsPattern, pageWithTotal, type Sql } from '../../lib/sql.js';
 import { heartbeatCutoff, toNodeDto, type Clock } from './workers.mapper.js';
 import type { ListNodesQuery } from './workers.schemas.js';
 
 const SEARCH_FIELDS = ['name', 'hostname', 'ipAddress', 'operatingSystem', 'architecture', 'cpuArchitecture'] as const;
 
-// ILIKE takes the search as a pattern: escape the wildcards so "%" searches for "%".
-const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 export type Liveness = 'online' | 'offline';
 
@@ -25,7 +23,7 @@ function whereOf(query: ListNodesQuery, clock: Clock, liveness: Liveness | undef
     conditions.push(`"lastHeartbeat" ${liveness === 'online' ? '>=' : '<'} ${cutoff}`);
   }
   if (query.search) {
-    const pattern = param(`%${likeLiteral(query.search)}%`, 'text');
+    const pattern = param(containsPattern(query.search), 'text');
     conditions.push(`(${SEARCH_FIELDS.map((f) => `"${f}" ILIKE ${pattern}`).join(' OR ')})`);
   }
   return { where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', values };
