@@ -128,6 +128,17 @@ describe('global rate limit', () => {
 });
 
 describe('logging', () => {
+  it('writes one access line per request with id, method, full path (no query), status and duration', async () => {
+    const logs = captureLogs();
+    const logged = createTestContext({ env: { LOG_LEVEL: 'http' }, transports: [logs.transport] });
+    const res = await logged.request.get('/api/v1/services/categories?secret=hidden-query-value');
+    const access = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.level === 'http');
+    expect(access).toHaveLength(1);
+    expect(access[0]).toMatchObject({ requestId: res.body.requestId ?? res.headers['x-request-id'], method: 'GET', path: '/api/v1/services/categories', status: res.status, durationMs: expect.any(Number) });
+    expect(logs.text()).not.toContain('hidden-query-value');
+    await logged.close();
+  });
+
   it('never writes passwords, tokens or Authorization headers to the log', async () => {
     const logs = captureLogs();
     const logged = createTestContext({ env: { LOG_LEVEL: 'debug' }, transports: [logs.transport] });

@@ -8,12 +8,14 @@ export function accessLog(logger: Logger): RequestHandler {
     // transport would write an access line (LOG_LEVEL above http).
     if (!logger.isLevelEnabled('http')) return next();
     const start = process.hrtime.bigint();
+    // Taken now: inside a mounted router req.path is relative to the mount point by the time the response finishes.
+    const path = req.path;
     res.on('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - start) / 1e6;
-      logger.http(`${req.method} ${req.path} ${res.statusCode} ${durationMs.toFixed(1)}ms`, {
+      logger.http(`${req.method} ${path} ${res.statusCode} ${durationMs.toFixed(1)}ms`, {
         requestId: res.locals.requestId as string,
         method: req.method,
-        path: req.path,
+        path,
         status: res.statusCode,
         durationMs: Math.round(durationMs * 10) / 10,
       });
