@@ -1,9 +1,8 @@
 import cors from 'cors';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type pg from 'pg';
 import helmet from 'helmet';
 import { match } from 'path-to-regexp';
-import swaggerUi from 'swagger-ui-express';
 import type { Config } from './lib/config.js';
 import type { Db } from './lib/db.js';
 import { AppError } from './lib/errors/index.js';
@@ -103,13 +102,29 @@ export function buildApp({ db, config, logger, pool, rateLimitStore }: AppDeps):
   app.get(`${API_PREFIX}/openapi.json`, (_req, res) => {
     res.json(openapi);
   });
-  app.use('/api/docs', swaggerUi.serve, swaggerUi.setup(openapi, { customSiteTitle: 'minispod API' }));
+  app.use('/api/docs', docsPage(openapi));
   for (const mod of modules) app.use(`${API_PREFIX}${mod.basePath}`, buildRouter(mod));
 
   const matchers = routes.map((r) => ({ method: r.method, match: ((m) => (p: string) => m(p) !== false)(match(r.path, { decode: false })) }));
   app.use(notFoundHandler(matchers));
   app.use(errorMiddleware(logger));
   return app;
+}
+
+/**
+ * The interactive docs, loaded on their first visit: swagger-ui is several megabytes that a
+ * server which never shows its docs should not keep in memory.
+ */
+function docsPage(openapi: ReturnType<typeof buildOpenApiDocument>): RequestHandler {
+  let page: Promise<RequestHandler> | undefined;
+  return (req, res, next) => {
+    page ??= import('swagger-ui-express').then(({ default: swaggerUi }) => {
+      const router = express.Router();
+      router.use(swaggerUi.serve, swaggerUi.setup(openapi, { customSiteTitle: 'minispod API' }));
+      return router;
+    });
+    page.then((handler) => handler(req, res, next), next);
+  };
 }
 
 export { ok, sendError, AppError };
