@@ -60,7 +60,7 @@ async function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, 
   return { name, base, pid: child.pid as number, output: () => out, stop };
 }
 
-/** The API as `npm start` runs it, in production mode, with rate limits off so they do not cap the load. */
+/** The API as `npm start` runs it (same Node flags), in production mode, with rate limits off so they do not cap the load. */
 export function startApi(databaseUrl: string, options: BenchOptions): Promise<Server> {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -78,7 +78,7 @@ export function startApi(databaseUrl: string, options: BenchOptions): Promise<Se
     BCRYPT_COST: String(options.bcryptCost),
     ...(options.poolMax ? { DATABASE_POOL_MAX: String(options.poolMax) } : {}),
   };
-  return startChild('api', ['dist/src/server.js'], env, '/health');
+  return startChild('api', ['--max-semi-space-size=8', 'dist/src/server.js'], env, '/health');
 }
 
 export function startCeiling(): Promise<Server> {
