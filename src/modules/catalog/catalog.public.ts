@@ -9,7 +9,6 @@ import type { AdminListQuery, PublicListQuery } from './catalog.schemas.js';
 const PUBLIC_COLUMNS = `id, name, slug, "displayName", description, category, version, "monthlyPrice", currency, "cpuLimit", "memLimit", storage`;
 const SEARCH_FIELDS = ['name', '"displayName"', 'slug', 'description', 'category'];
 
-
 function activeWhere(q: { search?: string; category?: string }) {
   const values: unknown[] = [];
   const conditions = [`status = 'ACTIVE'`];

@@ -6,7 +6,6 @@ import type { ListNodesQuery } from './workers.schemas.js';
 
 const SEARCH_FIELDS = ['name', 'hostname', 'ipAddress', 'operatingSystem', 'architecture', 'cpuArchitecture'] as const;
 
-
 export type Liveness = 'online' | 'offline';
 
 /** The WHERE clause and its parameters. Column names come from closed lists, values are always parameters. */
