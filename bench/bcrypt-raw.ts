@@ -1,8 +1,7 @@
 // The login ceiling: bcrypt.compare in a loop, in its own process, with as many compares in flight
 // as libuv's thread pool runs at once (UV_THREADPOOL_SIZE, 4 by default), exactly like the API's.
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import bcrypt from 'bcrypt';
+import { runInChild, serveInChild } from './child.js';
 
 export interface RawBcryptSpec {
   cost: number;
@@ -42,27 +41,6 @@ async function child(spec: RawBcryptSpec): Promise<RawBcryptResult> {
 /** libuv's pool size for a process started with this environment. */
 export const threadPoolSize = (env: NodeJS.ProcessEnv = process.env) => Number(env.UV_THREADPOOL_SIZE) || 4;
 
-export function measureRawBcrypt(spec: RawBcryptSpec): Promise<RawBcryptResult> {
-  return new Promise((resolve, reject) => {
-    const proc = fork(fileURLToPath(import.meta.url), ['--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    let answered = false;
-    proc.once('message', (msg: { ok: true; result: RawBcryptResult } | { ok: false; error: string }) => {
-      answered = true;
-      if (msg.ok) resolve(msg.result);
-      else reject(new Error(msg.error));
-    });
-    proc.once('exit', (code) => {
-      if (!answered) reject(new Error(`bcrypt measurement exited with ${code} before reporting`));
-    });
-    proc.send(spec);
-  });
-}
+export const measureRawBcrypt = (spec: RawBcryptSpec) => runInChild<RawBcryptSpec, RawBcryptResult>(import.meta.url, spec, 'bcrypt measurement');
 
-if (process.argv.includes('--child')) {
-  process.once('message', (spec: RawBcryptSpec) => {
-    child(spec).then(
-      (result) => process.send?.({ ok: true, result }, () => process.exit(0)),
-      (err: unknown) => process.send?.({ ok: false, error: String(err) }, () => process.exit(1)),
-    );
-  });
-}
+serveInChild(child);

@@ -1,8 +1,7 @@
 // The load generator: a child process of the bench (so it is never the API's own event loop that
 // produces load). It receives one LoadSpec over IPC, runs autocannon, and answers a LoadResult.
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { runInChild, serveInChild } from './child.js';
 
 export interface LoadSpec {
   base: string;
@@ -75,31 +74,9 @@ async function run(spec: LoadSpec, seconds: number): Promise<LoadResult> {
 }
 
 /** Runs one load in a fresh child process and resolves with its measurement. */
-export function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    // Inherits the parent's execArgv, so the TypeScript loader of `tsx` applies to the child too.
-    const child = fork(fileURLToPath(import.meta.url), ['--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    let answered = false;
-    child.once('message', (msg: { ok: true; result: LoadResult } | { ok: false; error: string }) => {
-      answered = true;
-      if (msg.ok) resolve(msg.result);
-      else reject(new Error(msg.error));
-    });
-    child.once('exit', (code) => {
-      if (!answered) reject(new Error(`load generator exited with ${code} before reporting`));
-    });
-    child.send(spec);
-  });
-}
+export const runLoad = (spec: LoadSpec) => runInChild<LoadSpec, LoadResult>(import.meta.url, spec, 'load generator');
 
-if (process.argv.includes('--child')) {
-  process.once('message', (spec: LoadSpec) => {
-    (async () => {
-      if (spec.warmup > 0) await run(spec, spec.warmup);
-      return run(spec, spec.duration);
-    })().then(
-      (result) => process.send?.({ ok: true, result }, () => process.exit(0)),
-      (err: unknown) => process.send?.({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }, () => process.exit(1)),
-    );
-  });
-}
+serveInChild(async (spec: LoadSpec) => {
+  if (spec.warmup > 0) await run(spec, spec.warmup);
+  return run(spec, spec.duration);
+});

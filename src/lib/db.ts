@@ -58,18 +58,18 @@ export function createDb({ url, poolMax = 10, connectTimeoutMs = 2000, onPoolErr
   };
 }
 
-/** Resolves true when the database answers `SELECT 1` within the timeout; never hangs. */
-export async function pingDatabase(pool: pg.Pool, timeoutMs = 2000): Promise<boolean> {
+/** Resolves true when `ping` (a `SELECT 1`) answers within the timeout; never hangs. */
+export async function pingDatabase(ping: () => Promise<unknown>, timeoutMs = 2000): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), timeoutMs);
   });
-  const ping = pool
-    .query('SELECT 1')
-    .then(() => true)
-    .catch(() => false);
+  const answered = ping().then(
+    () => true,
+    () => false,
+  );
   try {
-    return await Promise.race([ping, timeout]);
+    return await Promise.race([answered, timeout]);
   } finally {
     clearTimeout(timer);
   }

@@ -1,20 +1,14 @@
-import { poolOf, type Db } from './db.js';
+import { pingDatabase, type Db } from './db.js';
 import { AppError } from './errors/index.js';
 import { defineRoute, ok, sendError, type ApiModule } from './http/index.js';
+import { sqlFor, type Sql } from './sql.js';
 import { z } from './zod.js';
 
 const HEALTH_TIMEOUT_MS = 1500;
 
-async function checkDatabase(db: Db): Promise<{ status: 'up' | 'down'; latencyMs: number }> {
+async function checkDatabase(sql: Sql): Promise<{ status: 'up' | 'down'; latencyMs: number }> {
   const start = Date.now();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), HEALTH_TIMEOUT_MS);
-  });
-  // Straight on the pool when there is one: a probe should cost the database round trip and little else.
-  const pool = poolOf(db);
-  const ping = (pool ? pool.query('SELECT 1') : db.$queryRaw`SELECT 1`).then(() => true as const, () => false as const);
-  const up = await Promise.race([ping, timeout]).finally(() => clearTimeout(timer));
+  const up = await pingDatabase(() => sql('SELECT 1'), HEALTH_TIMEOUT_MS);
   return { status: up ? 'up' : 'down', latencyMs: Date.now() - start };
 }
 
@@ -26,6 +20,8 @@ const healthSchema = z.object({
 
 /** GET /health: answers within 2 s whatever the database does; 503 while it is unreachable. */
 export function healthRoutes(db: Db): ApiModule {
+  // Straight on the pool: a probe should cost the database round trip and little else.
+  const sql = sqlFor(db);
   return {
     name: 'health',
     basePath: '/',
@@ -38,7 +34,7 @@ export function healthRoutes(db: Db): ApiModule {
         access: { kind: 'public', handlers: [], bearer: false },
         responses: { 200: { description: 'Healthy', schema: healthSchema }, 503: { description: 'Database unreachable' } },
         handler: async ({ res }) => {
-          const database = await checkDatabase(db);
+          const database = await checkDatabase(sql);
           const data = { status: database.status === 'up' ? 'ok' : 'unavailable', uptimeSeconds: Math.round(process.uptime()), checks: { database } };
           res.setHeader('Cache-Control', 'no-store');
           if (database.status === 'up') ok(res, data, 'Service is healthy');

@@ -57,9 +57,6 @@ export function sqlFor(db: Db): Sql {
 /** An ILIKE pattern that finds `text` anywhere, its wildcards escaped so that "%" searches for "%". */
 export const containsPattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
-/** A Date as a `timestamp` parameter in UTC, whatever the session's time zone: `$n::timestamptz AT TIME ZONE 'UTC'`. */
-export const utc = (date: Date) => date.toISOString();
-
 export interface PageQuery {
   /** Table to read from. */
   from: string;
