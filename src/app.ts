@@ -41,7 +41,6 @@ export function buildApp({ db, config, logger, pool, rateLimitStore }: AppDeps):
   const app = express() as unknown as BuiltApp;
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
-  app.set('json replacer', (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
 
   const guards = createGuards({ db, config });
   const metrics = createMetrics({ db, pool });
@@ -96,6 +95,9 @@ export function buildApp({ db, config, logger, pool, rateLimitStore }: AppDeps):
   );
   app.use(express.json({ limit: config.bodyLimit, strict: true }));
 
+  // The modules first (their paths never overlap the rest): Express tries every layer in order,
+  // and they carry nearly all the traffic.
+  for (const mod of modules) app.use(`${API_PREFIX}${mod.basePath}`, buildRouter(mod));
   app.use('/', buildRouter(health));
   app.use('/', buildRouter(metricsModule));
   app.use(API_PREFIX, buildRouter(health));
@@ -103,7 +105,6 @@ export function buildApp({ db, config, logger, pool, rateLimitStore }: AppDeps):
     res.json(openapi);
   });
   app.use('/api/docs', docsPage(openapi));
-  for (const mod of modules) app.use(`${API_PREFIX}${mod.basePath}`, buildRouter(mod));
 
   const matchers = routes.map((r) => ({ method: r.method, match: ((m) => (p: string) => m(p) !== false)(match(r.path, { decode: false })) }));
   app.use(notFoundHandler(matchers));

@@ -121,3 +121,31 @@ export function createCoalescer<R>(run: () => Promise<R>): () => Promise<R> {
     return next;
   };
 }
+
+/**
+ * Coalescing for cheap reads with parameters: calls with the same key made in one turn of the
+ * event loop (the requests read from the sockets together) share one run, which starts right
+ * after that turn, so after every one of them was made. Runs of one key may overlap: unlike
+ * createCoalescer, nobody waits for a run already in flight. Callers of one run get the same
+ * result object: they must treat it as read-only.
+ */
+export function createSharedRuns<R>(): (key: string, run: () => Promise<R>) => Promise<R> {
+  const pending = new Map<string, Promise<R>>();
+  return (key, run) => {
+    let p = pending.get(key);
+    if (!p) {
+      p = new Promise<R>((resolve, reject) =>
+        setImmediate(() => {
+          pending.delete(key);
+          try {
+            resolve(run());
+          } catch (err) {
+            reject(err);
+          }
+        }),
+      );
+      pending.set(key, p);
+    }
+    return p;
+  };
+}

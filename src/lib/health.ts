@@ -8,7 +8,7 @@ const HEALTH_TIMEOUT_MS = 1500;
 
 async function checkDatabase(sql: Sql): Promise<{ status: 'up' | 'down'; latencyMs: number }> {
   const start = Date.now();
-  const up = await pingDatabase(() => sql('SELECT 1'), HEALTH_TIMEOUT_MS);
+  const up = await pingDatabase(() => sql('SELECT 1', [], { share: true }), HEALTH_TIMEOUT_MS);
   return { status: up ? 'up' : 'down', latencyMs: Date.now() - start };
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { createSharedRuns } from './batch.js';
 import { poolOf, type Db } from './db.js';
 
 /**
@@ -13,11 +14,11 @@ export type Sql = <T>(text: string, values?: readonly unknown[], options?: SqlOp
 
 export interface SqlOptions {
   /**
-   * false: plan with this call's values instead of a cached generic plan. For a search
-   * (`ILIKE $1`) the generic plan cannot see how selective the pattern is and walks the sort
-   * index row by row; planned with the pattern, the trigram index answers in a fraction of that.
+   * true for a read whose rows do not depend on who asks: calls with the same text and values in
+   * one turn of the event loop share one statement (see createSharedRuns). It starts after every
+   * caller called, so this is coalescing, not caching; the rows it gets are shared and read-only.
    */
-  prepare?: boolean;
+  share?: boolean;
 }
 
 const INT8 = 20;
@@ -45,12 +46,18 @@ function statementName(text: string): string {
   return name;
 }
 
+// Statement values are strings, numbers, booleans, null or arrays of those (bigints as text).
+const keyOf = (text: string, values: readonly unknown[]) => `${text}\u0000${JSON.stringify(values, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`;
+
 export function sqlFor(db: Db): Sql {
   const pool = poolOf(db);
-  if (!pool) return <T>(text: string, values: readonly unknown[] = []) => db.$queryRawUnsafe<T[]>(text, ...values);
-  return async <T>(text: string, values: readonly unknown[] = [], { prepare = true }: SqlOptions = {}) => {
-    const result = await pool.query({ name: prepare ? statementName(text) : undefined, text, values: values as unknown[], types });
-    return result.rows as T[];
+  const query = pool
+    ? async <T>(text: string, values: readonly unknown[]) => (await pool.query({ name: statementName(text), text, values: values as unknown[], types })).rows as T[]
+    : <T>(text: string, values: readonly unknown[]) => db.$queryRawUnsafe<T[]>(text, ...values);
+  const shared = createSharedRuns<unknown[]>();
+  return async <T>(text: string, values: readonly unknown[] = [], { share = false }: SqlOptions = {}) => {
+    if (!share) return query<T>(text, values);
+    return (await shared(keyOf(text, values), () => query<T>(text, values))) as T[];
   };
 }
 
@@ -70,24 +77,42 @@ export interface PageQuery {
   orderBy: string;
   limit: number;
   offset: number;
-  prepare?: boolean;
+  /**
+   * A query over the page, which it reads as the CTE `page`: it adds what is computed for the
+   * page's rows only, after the LIMIT (counts from another table, say), and must keep the order
+   * and the `__total` column.
+   */
+  outer?: (orderBy: string) => string;
+  share?: boolean;
+  /**
+   * How the total is counted. 'subquery' (the default) counts in an uncorrelated subquery, while
+   * the page still stops after `limit` rows of its sort index: right for filters that match many
+   * rows. 'window' counts the rows the page has to find and sort anyway (`count(*) OVER ()`):
+   * right for a search, whose few matches come from one index lookup that it then need not repeat.
+   * It also keeps a search's cached generic plan on that index: with an unknown pattern and a
+   * subquery count, the generic plan would walk the sort index row by row instead.
+   */
+  total?: 'subquery' | 'window';
 }
 
 /**
  * A page of rows and the number of all rows matching the same filter, in one round trip: the
- * count is an uncorrelated subquery, computed once, while the page still stops after `limit` rows
- * of its index. Only an empty page (past the end, or no match) takes a second statement for the total.
+ * count is an uncorrelated subquery or a window count (PageQuery.total). Only an empty page
+ * (past the end, or no match) takes a second statement for the total.
  */
 export async function pageWithTotal<T>(sql: Sql, q: PageQuery): Promise<{ rows: T[]; total: number }> {
   const n = q.values.length;
   const count = `SELECT count(*)::int AS total FROM ${q.from} ${q.where}`;
+  const totalExpr = q.total === 'window' ? 'count(*) OVER ()::int' : `(${count})`;
+  const options = { share: q.share };
+  const inner = `SELECT ${q.columns}, ${totalExpr} AS "__total" FROM ${q.from} ${q.where} ORDER BY ${q.orderBy} LIMIT $${n + 1}::int OFFSET $${n + 2}::int`;
   const page = await sql<T & { __total: number }>(
-    `SELECT ${q.columns}, (${count}) AS "__total" FROM ${q.from} ${q.where} ORDER BY ${q.orderBy} LIMIT $${n + 1}::int OFFSET $${n + 2}::int`,
+    q.outer ? `WITH page AS MATERIALIZED (${inner}) ${q.outer(q.orderBy)}` : inner,
     [...q.values, q.limit, q.offset],
-    { prepare: q.prepare },
+    options,
   );
   if (page.length === 0) {
-    const [row] = await sql<{ total: number }>(count, q.values, { prepare: q.prepare });
+    const [row] = await sql<{ total: number }>(count, q.values, options);
     return { rows: [], total: row?.total ?? 0 };
   }
   const total = (page[0] as { __total: number }).__total;

@@ -1,18 +1,31 @@
 import type { Response } from 'express';
 import { type AppError, HTTP_STATUS, type ErrorCode } from '../errors/index.js';
 
-/** Turns BigInt into decimal strings and Dates into ISO strings: the one place wire types are fixed. */
-export function toWire(value: unknown): unknown {
-  if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Date) return value.toISOString();
-  if (Array.isArray(value)) return value.map(toWire);
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = toWire(v);
-    return out;
-  }
-  return value;
+const isConvertible = (value: object) => !(value instanceof Date) && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
+
+function hasBigInt(value: unknown): boolean {
+  if (typeof value === 'bigint') return true;
+  if (value === null || typeof value !== 'object' || !isConvertible(value)) return false;
+  if (Array.isArray(value)) return value.some(hasBigInt);
+  for (const key in value) if (hasBigInt((value as Record<string, unknown>)[key])) return true;
+  return false;
 }
+
+function convert(value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value === null || typeof value !== 'object' || !isConvertible(value)) return value;
+  if (Array.isArray(value)) return value.map(convert);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = convert(v);
+  return out;
+}
+
+/**
+ * The one place wire types are fixed: BigInt becomes a decimal string (JSON has no BigInt), Dates
+ * become ISO strings through their own toJSON. Most responses hold no BigInt (mappers already
+ * write them as text): those are sent as they are, without a copy.
+ */
+export const toWire = (value: unknown): unknown => (hasBigInt(value) ? convert(value) : value);
 
 export function send(res: Response, statusCode: number, message: string, data?: unknown): void {
   res.status(statusCode).json({ success: true, message, data: toWire(data ?? null), timestamp: new Date().toISOString(), statusCode });

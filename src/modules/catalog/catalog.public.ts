@@ -5,7 +5,7 @@ import type { AdminListQuery, PublicListQuery } from './catalog.schemas.js';
 
 // The customers' catalog reads (every dashboard visit) run as plain SQL on the pool: through
 // Prisma each row costs several times the CPU. Columns, filters and sort orders are closed lists;
-// every value is a parameter.
+// every value is a parameter. Concurrent identical reads share one statement (SqlOptions.share).
 const PUBLIC_COLUMNS = `id, name, slug, "displayName", description, category, version, "monthlyPrice", currency, "cpuLimit", "memLimit", storage`;
 const SEARCH_FIELDS = ['name', '"displayName"', 'slug', 'description', 'category'];
 
@@ -34,6 +34,7 @@ export async function listPublicServices(sql: Sql, q: PublicListQuery) {
     orderBy: orderOf(q),
     limit: q.limit,
     offset: (q.page - 1) * q.limit,
+    share: true,
   });
   return { services: rows.map(toPublicService), pagination: paginate(q.page, q.limit, total) };
 }
@@ -41,5 +42,5 @@ export async function listPublicServices(sql: Sql, q: PublicListQuery) {
 /** GET /services without an administrator: every active service, as a bare array (the dashboard's catalog page). */
 export async function listActiveServices(sql: Sql, q: AdminListQuery) {
   const { where, values } = activeWhere(q);
-  return (await sql<PublicRow>(`SELECT ${PUBLIC_COLUMNS} FROM service_catalog ${where} ORDER BY ${orderOf(q)}`, values)).map(toPublicService);
+  return (await sql<PublicRow>(`SELECT ${PUBLIC_COLUMNS} FROM service_catalog ${where} ORDER BY ${orderOf(q)}`, values, { share: true })).map(toPublicService);
 }

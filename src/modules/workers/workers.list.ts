@@ -43,8 +43,9 @@ export async function listNodes(sql: Sql, query: ListNodesQuery, clock: Clock, l
     orderBy: `"${query.sortBy}" ${order}, id ${order}`,
     limit: query.limit,
     offset: (query.page - 1) * query.limit,
-    // A search is planned with its pattern (see SqlOptions.prepare).
-    prepare: !query.search,
+    // A search counts the matches it finds and sorts anyway (see PageQuery.total).
+    total: query.search ? 'window' : 'subquery',
+    share: true,
   });
   return { workers: rows.map((n) => toNodeDto(n, clock)), pagination: paginate(query.page, query.limit, total) };
 }

@@ -26,8 +26,32 @@ export function workersRoutes({ db, config, guards }: ModuleDeps): RouteDef[] {
   const agentOrAdmin = agentOrAdminAccess(guards);
   const nodeResponse = (description: string) => ({ 200: { description, schema: nodeDataSchema } });
 
-  // Fixed paths before /:nodeId, so "stats" is never read as a node name.
+  // The agents' reports come first: they are most of the traffic, and Express tries routes in
+  // order. Fixed paths come before /:nodeId, so "stats" is never read as a node name.
   return [
+    defineRoute({
+      method: ['post', 'patch'],
+      path: '/:nodeId/heartbeat',
+      summary: "Heartbeat from the node's agent (agent token or administrator)",
+      description:
+        'Renews liveness. An empty body means ready. A ready heartbeat makes PENDING, NOT_READY and INACTIVE nodes ACTIVE; `isReady: false` makes the node NOT_READY; MAINTENANCE is never changed. The body may also carry usage, capacity and node info.',
+      access: agentOrAdmin,
+      params: nodeParams,
+      body: heartbeatBody,
+      responses: { 200: { description: 'Recorded', schema: heartbeatResultSchema } },
+      handler: c.heartbeat,
+    }),
+    defineRoute({
+      method: ['post', 'patch'],
+      path: '/:nodeId/resources',
+      summary: "Resource usage report from the node's agent (agent token or administrator)",
+      description: 'Values above the node capacity (or currentPods above maxPods) are refused with 400 and change nothing.',
+      access: agentOrAdmin,
+      params: nodeParams,
+      body: resourcesBody,
+      responses: { 200: { description: 'Recorded', schema: resourcesResultSchema } },
+      handler: c.resources,
+    }),
     defineRoute({ method: 'get', path: '/', summary: 'List worker nodes', access: admin, query: listNodesQuery, responses: { 200: { description: 'A page of nodes', schema: nodeListSchema } }, handler: c.list }),
     defineRoute({
       method: 'get',
@@ -104,29 +128,6 @@ export function workersRoutes({ db, config, guards }: ModuleDeps): RouteDef[] {
       params: nodeParams,
       responses: { 200: { description: 'The new token, shown once', schema: nodeWithTokenSchema } },
       handler: c.rotateToken,
-    }),
-    defineRoute({
-      method: ['post', 'patch'],
-      path: '/:nodeId/heartbeat',
-      summary: "Heartbeat from the node's agent (agent token or administrator)",
-      description:
-        'Renews liveness. An empty body means ready. A ready heartbeat makes PENDING, NOT_READY and INACTIVE nodes ACTIVE; `isReady: false` makes the node NOT_READY; MAINTENANCE is never changed. The body may also carry usage, capacity and node info.',
-      access: agentOrAdmin,
-      params: nodeParams,
-      body: heartbeatBody,
-      responses: { 200: { description: 'Recorded', schema: heartbeatResultSchema } },
-      handler: c.heartbeat,
-    }),
-    defineRoute({
-      method: ['post', 'patch'],
-      path: '/:nodeId/resources',
-      summary: "Resource usage report from the node's agent (agent token or administrator)",
-      description: 'Values above the node capacity (or currentPods above maxPods) are refused with 400 and change nothing.',
-      access: agentOrAdmin,
-      params: nodeParams,
-      body: resourcesBody,
-      responses: { 200: { description: 'Recorded', schema: resourcesResultSchema } },
-      handler: c.resources,
     }),
   ];
 }
