@@ -8,7 +8,9 @@ import type { BenchOptions } from './options.js';
 export interface Row extends LoadResult {
   scenario: string;
   description: string;
-  /** Requests per second relative to the bare-Express ceiling, percent. */
+  /** Requests per second of the ceiling run made right before this scenario. */
+  ceilingRps?: number;
+  /** Requests per second relative to that ceiling run, percent. */
   ofCeiling?: number;
 }
 
@@ -23,6 +25,8 @@ export interface Report {
   machine: { cpus: number; cpuModel: string; memoryMb: number; node: string; platform: string };
   options: BenchOptions;
   rows: Row[];
+  /** Every ceiling run, one right before each throughput scenario; `rows` shows the median one. */
+  ceilingRuns: Row[];
   rawBcrypt?: RawBcryptResult;
   apiRss?: { peakMb: number; hwmMb: number | undefined };
   targets: Target[];
@@ -41,7 +45,7 @@ const fmt = (n: number | undefined, digits = 0) => (n === undefined ? '-' : n.to
 
 /** A Markdown table, so the same text reads well in a terminal, the README and an issue. */
 export function formatTable(rows: Row[]): string {
-  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'of ceiling'];
+  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'ceiling req/s', 'of ceiling'];
   const lines = rows.map((r) => [
     r.scenario,
     fmt(r.rps, r.rps < 100 ? 1 : 0),
@@ -49,6 +53,7 @@ export function formatTable(rows: Row[]): string {
     fmt(r.p99),
     fmt(r.max),
     fmt(r.non2xx + r.errors + r.timeouts),
+    fmt(r.ceilingRps),
     r.ofCeiling === undefined ? '-' : `${fmt(r.ofCeiling, 1)}%`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));

@@ -1,5 +1,5 @@
 import { paginate } from '../../lib/http/index.js';
-import { containsPattern, pageWithTotal, type Sql } from '../../lib/sql.js';
+import { containsPattern, pageWithTotal, prepareSearch, type Sql } from '../../lib/sql.js';
 import { toUserView, type UserRow } from '../auth/index.js';
 import type { ListUsersInput } from './users.service.js';
 
@@ -32,7 +32,8 @@ export async function listUsers(sql: Sql, q: ListUsersInput) {
     orderBy: `"${q.sortBy}" ${order}, id ${order}`,
     limit: q.limit,
     offset: (q.page - 1) * q.limit,
-    // A search counts the matches it finds and sorts anyway (see PageQuery.total).
+    // A search counts the matches it finds and sorts anyway (PageQuery.total).
+    prepare: prepareSearch(q.search),
     total: q.search ? 'window' : 'subquery',
     share: true,
   });
