@@ -1,15 +1,15 @@
 import type { Config } from '../../lib/config.js';
 import { poolOf, type Db } from '../../lib/db.js';
-import { createCoalescer } from '../../lib/batch.js';
+import { createCoalescer, createSharedRuns } from '../../lib/batch.js';
 import { sqlFor } from '../../lib/sql.js';
 import { created, ok, type RouteContext } from '../../lib/http/index.js';
 import { reportCaller } from './workers.agent-auth.js';
 import { reportBatchers } from './workers.batch.js';
 import type { Clock } from './workers.mapper.js';
 import { recordHeartbeat, recordResources } from './workers.reports.js';
-import type { heartbeatBody, listNodesQuery, livenessQuery, nodeParams, resourcesBody, schedulableBody, statusBody, createNodeBody, updateNodeBody } from './workers.schemas.js';
+import type { heartbeatBody, ListNodesQuery, listNodesQuery, livenessQuery, nodeParams, resourcesBody, schedulableBody, statusBody, createNodeBody, updateNodeBody } from './workers.schemas.js';
 import { createNode, deleteNode, getNode, rotateAgentToken, setSchedulable, setStatus, updateNode } from './workers.service.js';
-import { listNodes } from './workers.list.js';
+import { listNodes, type Liveness } from './workers.list.js';
 import { nodeStats } from './workers.stats.js';
 
 type Params = typeof nodeParams;
@@ -24,11 +24,15 @@ export function workersController({ db, config }: { db: Db; config: Readonly<Con
   const sql = sqlFor(db);
   // Statistics read every node: concurrent requests share one aggregate that starts after they arrived.
   const stats = createCoalescer(() => nodeStats(sql, clock()));
+  // Identical list requests of one event-loop turn share the page, mapped once with the clock read
+  // when it is read (after every one of them arrived; see createSharedRuns).
+  const lists = createSharedRuns<Awaited<ReturnType<typeof listNodes>>>();
+  const list = (query: ListNodesQuery, liveness?: Liveness) => lists(`${liveness ?? 'all'} ${JSON.stringify(query)}`, () => listNodes(sql, query, clock(), liveness));
 
   return {
-    list: async ({ query, res }: Ctx<undefined, typeof listNodesQuery>) => ok(res, await listNodes(sql, query, clock()), 'Worker nodes retrieved'),
-    online: async ({ query, res }: Ctx<undefined, typeof livenessQuery>) => ok(res, await listNodes(sql, query, clock(), 'online'), 'Online worker nodes retrieved'),
-    offline: async ({ query, res }: Ctx<undefined, typeof livenessQuery>) => ok(res, await listNodes(sql, query, clock(), 'offline'), 'Offline worker nodes retrieved'),
+    list: async ({ query, res }: Ctx<undefined, typeof listNodesQuery>) => ok(res, await list(query), 'Worker nodes retrieved'),
+    online: async ({ query, res }: Ctx<undefined, typeof livenessQuery>) => ok(res, await list(query, 'online'), 'Online worker nodes retrieved'),
+    offline: async ({ query, res }: Ctx<undefined, typeof livenessQuery>) => ok(res, await list(query, 'offline'), 'Offline worker nodes retrieved'),
     stats: async ({ res }: Ctx) => ok(res, await stats(), 'Worker node statistics retrieved'),
     get: async ({ params, res }: Ctx<Params>) => ok(res, await getNode(db, params.nodeId, clock()), 'Worker node retrieved'),
     create: async ({ body, res }: Ctx<undefined, undefined, typeof createNodeBody>) =>

@@ -46,7 +46,6 @@ export async function listNodes(sql: Sql, query: ListNodesQuery, clock: Clock, l
     // A search counts the matches it finds and sorts anyway (PageQuery.total).
     prepare: prepareSearch(query.search),
     total: query.search ? 'window' : 'subquery',
-    share: true,
   });
   return { workers: rows.map((n) => toNodeDto(n, clock)), pagination: paginate(query.page, query.limit, total) };
 }
