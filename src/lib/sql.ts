@@ -68,7 +68,7 @@ export function sqlFor(db: Db): Sql {
 }
 
 /**
- * `prepare` for a list that may search. With a window total (PageQuery.total) the cached generic
+ * `prepare` for a list that may search. With a window total (PageQuery.search) the cached generic
  * plan reads the trigram indexes, and saves a planning of about a millisecond per call. That
  * plan is right for a pattern with three letters or digits in a row, which always gives pg_trgm
  * trigrams to look up. A shorter one may give it none (the index would then return every row to
@@ -97,31 +97,32 @@ export interface PageQuery {
    * page's rows only, after the LIMIT (counts from another table, say), and must keep the order
    * and the `__total` column.
    */
-  outer?: (orderBy: string) => string;
-  prepare?: boolean;
-  share?: boolean;
+  outer?: string;
   /**
-   * How the total is counted. 'subquery' (the default) counts in an uncorrelated subquery, while
-   * the page still stops after `limit` rows of its sort index: right for filters that match many
-   * rows. 'window' counts the rows the page has to find and sort anyway (`count(*) OVER ()`):
-   * right for a search, whose few matches come from one index lookup that it then need not repeat.
+   * The list's search text, when `where` matches it. Without one the total is an uncorrelated
+   * subquery, while the page still stops after `limit` rows of its sort index: right for filters
+   * that match many rows. A search counts the rows the page has to find and sort anyway
+   * (`count(*) OVER ()`), since its few matches come from an index lookup it need not repeat,
+   * and keeps the cached plan only when prepareSearch says it fits.
    */
-  total?: 'subquery' | 'window';
+  search?: string;
+  share?: boolean;
 }
 
 /**
  * A page of rows and the number of all rows matching the same filter, in one round trip: the
- * count is an uncorrelated subquery or a window count (PageQuery.total). Only an empty page
+ * count is an uncorrelated subquery or, for a search, a window count. Only an empty page
  * (past the end, or no match) takes a second statement for the total.
  */
 export async function pageWithTotal<T>(sql: Sql, q: PageQuery): Promise<{ rows: T[]; total: number }> {
   const n = q.values.length;
   const count = `SELECT count(*)::int AS total FROM ${q.from} ${q.where}`;
-  const totalExpr = q.total === 'window' ? 'count(*) OVER ()::int' : `(${count})`;
-  const options = { prepare: q.prepare, share: q.share };
+  const search = q.search || undefined;
+  const totalExpr = search ? 'count(*) OVER ()::int' : `(${count})`;
+  const options = { prepare: prepareSearch(search), share: q.share };
   const inner = `SELECT ${q.columns}, ${totalExpr} AS "__total" FROM ${q.from} ${q.where} ORDER BY ${q.orderBy} LIMIT $${n + 1}::int OFFSET $${n + 2}::int`;
   const page = await sql<T & { __total: number }>(
-    q.outer ? `WITH page AS MATERIALIZED (${inner}) ${q.outer(q.orderBy)}` : inner,
+    q.outer ? `WITH page AS MATERIALIZED (${inner}) ${q.outer}` : inner,
     [...q.values, q.limit, q.offset],
     options,
   );

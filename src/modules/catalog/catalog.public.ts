@@ -34,6 +34,7 @@ export async function listPublicServices(sql: Sql, q: PublicListQuery) {
     orderBy: orderOf(q),
     limit: q.limit,
     offset: (q.page - 1) * q.limit,
+    search: q.search,
     share: true,
   });
   return { services: rows.map(toPublicService), pagination: paginate(q.page, q.limit, total) };

@@ -1,5 +1,5 @@
 import { paginate } from '../../lib/http/index.js';
-import { containsPattern, pageWithTotal, prepareSearch, type Sql } from '../../lib/sql.js';
+import { containsPattern, pageWithTotal, type Sql } from '../../lib/sql.js';
 import { toUserView, type UserRow } from '../auth/index.js';
 import type { ListUsersInput } from './users.service.js';
 
@@ -20,21 +20,20 @@ export async function listUsers(sql: Sql, q: ListUsersInput) {
     conditions.push(`(name ILIKE ${pattern} OR email ILIKE ${pattern})`);
   }
   const order = q.sortOrder === 'asc' ? 'ASC' : 'DESC';
+  const orderBy = `"${q.sortBy}" ${order}, id ${order}`;
   const { rows, total } = await pageWithTotal<ListedUser>(sql, {
     from: 'users',
     where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '',
     values,
     columns: `id, name, email, role, "isActive", "lastLoginAt", "createdAt", "updatedAt"`,
     // One scan of subscriptions for the page's users: a correlated count per row costs several times more.
-    outer: (orderBy) => `SELECT page.*, coalesce(sc.n, 0)::int AS subscriptions FROM page
+    outer: `SELECT page.*, coalesce(sc.n, 0)::int AS subscriptions FROM page
       LEFT JOIN (SELECT "userId", count(*) AS n FROM subscriptions WHERE "userId" = ANY (ARRAY(SELECT id FROM page)) GROUP BY "userId") sc ON sc."userId" = page.id
       ORDER BY ${orderBy}`,
-    orderBy: `"${q.sortBy}" ${order}, id ${order}`,
+    orderBy,
     limit: q.limit,
     offset: (q.page - 1) * q.limit,
-    // A search counts the matches it finds and sorts anyway (PageQuery.total).
-    prepare: prepareSearch(q.search),
-    total: q.search ? 'window' : 'subquery',
+    search: q.search,
     share: true,
   });
   return {

@@ -1,6 +1,6 @@
 import type { WorkerNode } from '../../generated/prisma/client.js';
 import { paginate } from '../../lib/http/index.js';
-import { containsPattern, pageWithTotal, prepareSearch, type Sql } from '../../lib/sql.js';
+import { containsPattern, pageWithTotal, type Sql } from '../../lib/sql.js';
 import { heartbeatCutoff, toNodeDto, type Clock } from './workers.mapper.js';
 import type { ListNodesQuery } from './workers.schemas.js';
 
@@ -43,9 +43,7 @@ export async function listNodes(sql: Sql, query: ListNodesQuery, clock: Clock, l
     orderBy: `"${query.sortBy}" ${order}, id ${order}`,
     limit: query.limit,
     offset: (query.page - 1) * query.limit,
-    // A search counts the matches it finds and sorts anyway (PageQuery.total).
-    prepare: prepareSearch(query.search),
-    total: query.search ? 'window' : 'subquery',
+    search: query.search,
   });
   return { workers: rows.map((n) => toNodeDto(n, clock)), pagination: paginate(query.page, query.limit, total) };
 }
