@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { createSharedRuns } from './batch.js';
 import { poolOf, type Db } from './db.js';
 
 /**
@@ -19,9 +18,11 @@ export interface SqlOptions {
    */
   prepare?: boolean;
   /**
-   * true for a read whose rows do not depend on who asks: calls with the same text and values in
-   * one turn of the event loop share one statement (see createSharedRuns). It starts after every
-   * caller called, so this is coalescing, not caching; the rows it gets are shared and read-only.
+   * true for a read whose rows do not depend on who asks. The calls of one turn of the event loop
+   * (the requests read from the sockets together) with the same text run as one statement right
+   * after that turn, so after every caller called: coalescing, not caching. Calls with the same
+   * values share its rows, which are read-only; calls with other values get rows of their own
+   * from the same round trip (batchOf), when the text casts every parameter and is prepared.
    */
   share?: boolean;
 }
@@ -52,7 +53,54 @@ function statementName(text: string): string {
 }
 
 // Statement values are strings, numbers, booleans, null or arrays of those (bigints as text).
-const keyOf = (text: string, values: readonly unknown[]) => `${text}\u0000${JSON.stringify(values, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`;
+const keyOf = (values: readonly unknown[]) => JSON.stringify(values, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+
+/** A value as a batch carries it (text, cast back by the statement); undefined for arrays and objects. */
+function asText(value: unknown): string | null | undefined {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  if (value instanceof Date) return value.toISOString();
+  return undefined;
+}
+
+/**
+ * The statement that runs `text` once for each of several value sets, in one round trip. The sets
+ * arrive as one text array per parameter; `text` runs as a LATERAL subquery per set, each of its
+ * `$k::type` reading the set's k-th value through the same cast, and every row says which set it
+ * belongs to (`__batch`, from 1). Within a set the rows keep the subquery's order: a subquery that
+ * reads the set's values is joined by a nested loop, which emits each set's rows as they come.
+ * Undefined when the text has no parameters or one without a cast, or a value is not a scalar.
+ */
+export function batchOf(text: string, sets: readonly (readonly unknown[])[]): { text: string; values: (string | null)[][] } | undefined {
+  const n = sets[0]?.length ?? 0;
+  if (n === 0 || sets.some((s) => s.length !== n)) return undefined;
+  let uncast = false;
+  const body = text.replace(/\$(\d+)(?!\d)(::)?/g, (_m, k: string, cast: string | undefined) => {
+    if (!cast) uncast = true;
+    return `b.p${k}${cast ?? ''}`;
+  });
+  if (uncast) return undefined;
+  const values: (string | null)[][] = Array.from({ length: n }, () => []);
+  for (const set of sets) {
+    for (let k = 0; k < n; k++) {
+      const v = asText(set[k]);
+      if (v === undefined) return undefined;
+      values[k]?.push(v);
+    }
+  }
+  const params = values.map((_, k) => `$${k + 1}::text[]`).join(', ');
+  const columns = values.map((_, k) => `p${k + 1}`).join(', ');
+  return { text: `SELECT b.i::int AS "__batch", r.* FROM unnest(${params}) WITH ORDINALITY AS b(${columns}, i) CROSS JOIN LATERAL (${body}) r`, values };
+}
+
+/** Value sets one batched statement carries at most. */
+const MAX_BATCH = 64;
+
+interface ValueSet {
+  values: readonly unknown[];
+  callers: { resolve: (rows: unknown[]) => void; reject: (err: unknown) => void }[];
+}
 
 export function sqlFor(db: Db): Sql {
   const pool = poolOf(db);
@@ -60,11 +108,61 @@ export function sqlFor(db: Db): Sql {
     ? async <T>(text: string, values: readonly unknown[], prepare: boolean) =>
         (await pool.query({ name: prepare ? statementName(text) : undefined, text, values: values as unknown[], types })).rows as T[]
     : <T>(text: string, values: readonly unknown[]) => db.$queryRawUnsafe<T[]>(text, ...values);
-  const shared = createSharedRuns<unknown[]>();
-  return async <T>(text: string, values: readonly unknown[] = [], { prepare = true, share = false }: SqlOptions = {}) => {
-    if (!share) return query<T>(text, values, prepare);
-    return (await shared(keyOf(text, values), () => query<T>(text, values, prepare))) as T[];
+
+  // Shared reads of the current turn: statement (and whether it is prepared) -> value sets -> callers.
+  let turn: Map<string, Map<string, ValueSet>> | undefined;
+
+  const settle = (set: ValueSet, rows: Promise<unknown[]>) =>
+    rows.then(
+      (r) => set.callers.forEach((c) => c.resolve(r)),
+      (err: unknown) => set.callers.forEach((c) => c.reject(err)),
+    );
+
+  const runBatch = async (text: string, sets: ValueSet[]) => {
+    const batch = batchOf(text, sets.map((s) => s.values));
+    if (!batch) return sets.forEach((s) => settle(s, query(text, s.values, true)));
+    let rows: { __batch: number }[];
+    try {
+      rows = await query<{ __batch: number }>(batch.text, batch.values, true);
+    } catch {
+      // One set's value may fail its cast: each set runs alone, so the error reaches its callers only.
+      return sets.forEach((s) => settle(s, query(text, s.values, true)));
+    }
+    const bySet: unknown[][] = sets.map(() => []);
+    for (const { __batch, ...row } of rows) bySet[__batch - 1]?.push(row);
+    sets.forEach((s, i) => s.callers.forEach((c) => c.resolve(bySet[i] ?? [])));
   };
+
+  const flush = () => {
+    const groups = turn ?? new Map<string, Map<string, ValueSet>>();
+    turn = undefined;
+    for (const [key, group] of groups) {
+      const prepare = key.startsWith('p');
+      const text = key.slice(1);
+      const sets = [...group.values()];
+      // Values planned with the cached plan share one statement; the others run one by one.
+      if (!prepare || sets.length === 1) sets.forEach((s) => settle(s, query(text, s.values, prepare)));
+      else for (let i = 0; i < sets.length; i += MAX_BATCH) void runBatch(text, sets.slice(i, i + MAX_BATCH));
+    }
+  };
+
+  const shared = (text: string, values: readonly unknown[], prepare: boolean) =>
+    new Promise<unknown[]>((resolve, reject) => {
+      if (!turn) {
+        turn = new Map();
+        setImmediate(flush);
+      }
+      const key = `${prepare ? 'p' : 'u'}${text}`;
+      let group = turn.get(key);
+      if (!group) turn.set(key, (group = new Map()));
+      const valuesKey = keyOf(values);
+      let set = group.get(valuesKey);
+      if (!set) group.set(valuesKey, (set = { values, callers: [] }));
+      set.callers.push({ resolve, reject });
+    });
+
+  return async <T>(text: string, values: readonly unknown[] = [], { prepare = true, share = false }: SqlOptions = {}) =>
+    (share ? shared(text, values, prepare) : query<T>(text, values, prepare)) as Promise<T[]>;
 }
 
 /**

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createSharedRuns } from '../../src/lib/batch.js';
 import { createDb, type DbHandle } from '../../src/lib/db.js';
-import { sqlFor, type Sql } from '../../src/lib/sql.js';
+import { batchOf, sqlFor, type Sql } from '../../src/lib/sql.js';
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -79,9 +79,63 @@ describe('sqlFor with share', () => {
     expect(Number(later?.n)).toBe(Number(rows[0]?.[0]?.n) + 1);
   });
 
-  it('runs reads with other values, and reads without share, as statements of their own', async () => {
-    const rows = await Promise.all([probe(true, 1), probe(true, 2), probe(false, 1), probe(false, 1)]);
-    expect(rows.map((r) => r[0]?.tag)).toEqual([1, 2, 1, 1]);
-    expect(new Set(rows.map((r) => r[0]?.n)).size).toBe(4);
+  it('runs reads without share as statements of their own', async () => {
+    const rows = await Promise.all([probe(false, 1), probe(false, 1)]);
+    expect(rows.map((r) => r[0]?.tag)).toEqual([1, 1]);
+    expect(new Set(rows.map((r) => r[0]?.n)).size).toBe(2);
+  });
+
+  // The transaction id tells statements apart: the sets of one batched statement share its transaction.
+  const tx = (tag: unknown, options: { share?: boolean; prepare?: boolean; text?: string } = {}) =>
+    sql<{ tx: string; tag: number }>(options.text ?? 'SELECT pg_current_xact_id()::text AS tx, $1::int AS tag', [tag], { share: true, ...options });
+
+  it('runs reads of one turn with other values as one statement, each caller getting its own rows', async () => {
+    const rows = await Promise.all([tx(1), tx(2), tx(3), tx(2)]);
+    expect(rows.map((r) => r.map((row) => row.tag))).toEqual([[1], [2], [3], [2]]);
+    expect(new Set(rows.map((r) => r[0]?.tx)).size).toBe(1);
+    // The batch's marker column stays inside: callers see the statement's own columns only.
+    expect(Object.keys(rows[0]?.[0] ?? {}).sort()).toEqual(['tag', 'tx']);
+    const [later] = await tx(1);
+    expect(later?.tx).not.toBe(rows[0]?.[0]?.tx);
+  });
+
+  it("keeps each set's rows in the statement's order", async () => {
+    const series = (n: number) => sql<{ g: number }>('SELECT g FROM generate_series(1, $1::int) AS g ORDER BY g DESC', [n], { share: true });
+    const [three, none, two] = await Promise.all([series(3), series(0), series(2)]);
+    expect(three?.map((r) => r.g)).toEqual([3, 2, 1]);
+    expect(none).toEqual([]);
+    expect(two?.map((r) => r.g)).toEqual([2, 1]);
+  });
+
+  it('hands a value that fails its cast to its own callers only', async () => {
+    const [ok, bad, alsoOk] = await Promise.allSettled([tx(1), tx('not a number'), tx(3)]);
+    expect(ok.status === 'fulfilled' && ok.value[0]?.tag).toBe(1);
+    expect(bad.status).toBe('rejected');
+    expect(alsoOk.status === 'fulfilled' && alsoOk.value[0]?.tag).toBe(3);
+  });
+
+  it('runs statements apart when a parameter has no cast or the plan is made per call', async () => {
+    const uncast = await Promise.all([1, 2].map((n) => tx(String(n), { text: 'SELECT pg_current_xact_id()::text AS tx, length($1) AS tag' })));
+    expect(new Set(uncast.map((r) => r[0]?.tx)).size).toBe(2);
+    const unprepared = await Promise.all([tx(1, { prepare: false }), tx(2, { prepare: false })]);
+    expect(unprepared.map((r) => r[0]?.tag)).toEqual([1, 2]);
+    expect(new Set(unprepared.map((r) => r[0]?.tx)).size).toBe(2);
+  });
+});
+
+describe('batchOf', () => {
+  it('reads each parameter from its array through its own cast, telling $1 from $10', () => {
+    const sets = [Array.from({ length: 10 }, (_, k) => k), Array.from({ length: 10 }, (_, k) => k * 2)];
+    const text = `SELECT $1::int + $10::int AS a ${Array.from({ length: 8 }, (_, k) => `, $${k + 2}::int`).join('')}`;
+    const batch = batchOf(text, sets);
+    expect(batch?.text).toContain('b.p1::int + b.p10::int');
+    expect(batch?.values[9]).toEqual(['9', '18']);
+  });
+
+  it('carries scalars as text and refuses what it cannot carry', () => {
+    expect(batchOf('SELECT $1::timestamptz, $2::boolean, $3::text', [[new Date(0), true, null]])?.values).toEqual([['1970-01-01T00:00:00.000Z'], ['true'], [null]]);
+    expect(batchOf('SELECT $1', [[1]])).toBeUndefined();
+    expect(batchOf('SELECT $1::int[]', [[[1, 2]]])).toBeUndefined();
+    expect(batchOf('SELECT 1', [[]])).toBeUndefined();
   });
 });

@@ -38,7 +38,7 @@ export interface Guards {
   resolveUser: (req: Request) => Promise<AuthUser>;
 }
 
-const USER_SQL = 'SELECT id, email, name, role, "isActive" FROM users WHERE id = $1';
+const USER_SQL = 'SELECT id, email, name, role, "isActive" FROM users WHERE id = $1::text';
 
 export function createGuards({ db, config }: { db: Db; config: Pick<Config, 'jwt'> }): Guards {
   // Every authenticated request reads its user (deactivation must take effect at once): one
