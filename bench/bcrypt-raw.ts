@@ -14,6 +14,8 @@ export interface RawBcryptResult {
   comparesPerSecond: number;
   compares: number;
   concurrency: number;
+  /** Compares per second of each run, when the result is a mean of several. */
+  runs?: number[];
 }
 
 async function measure(hash: string, seconds: number, concurrency: number): Promise<number> {

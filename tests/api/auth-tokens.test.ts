@@ -1,6 +1,7 @@
 import jwt from 'jsonwebtoken';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deleteExpiredTokens, hashToken } from '../../src/modules/auth/auth.sessions.js';
+import { sqlFor } from '../../src/lib/sql.js';
+import { deleteExpiredTokens, hashToken, signIn as signInUser } from '../../src/modules/auth/auth.sessions.js';
 import { createUser } from '../factories/index.js';
 import { createTestContext } from '../helpers/app.js';
 
@@ -15,6 +16,48 @@ async function signIn() {
 }
 
 const refresh = (refreshToken: string) => request.post('/api/v1/auth/refresh').send({ refreshToken });
+
+describe('login writes', () => {
+  const sql = sqlFor(db);
+
+  it('opens one session, records the login and removes only the user\'s expired tokens', async () => {
+    const { user, password } = await createUser(db, config);
+    const other = await createUser(db, config);
+    const past = new Date(Date.now() - 1000);
+    await db.refreshToken.createMany({
+      data: [
+        { tokenHash: hashToken(`expired-${user.id}`), familyId: 'old-family', userId: user.id, expiresAt: past },
+        { tokenHash: hashToken(`expired-${other.user.id}`), familyId: 'other-family', userId: other.user.id, expiresAt: past },
+      ],
+    });
+    const before = new Date();
+    const res = await request.post('/api/v1/auth/login').set('User-Agent', 'login-writes-test').send({ email: user.email, password }).expect(200);
+    const { refreshToken } = res.body.data.tokens as { refreshToken: string };
+
+    const [row, ...rest] = await db.refreshToken.findMany({ where: { userId: user.id } });
+    expect(rest).toHaveLength(0);
+    expect(row?.tokenHash).toBe(hashToken(refreshToken));
+    expect(row?.userAgent).toBe('login-writes-test');
+    expect(row?.usedAt).toBeNull();
+    expect(Math.abs((row?.expiresAt.getTime() ?? 0) - (before.getTime() + config.jwt.refreshTtlSeconds * 1000))).toBeLessThan(5000);
+    expect(row?.createdAt.getTime()).toBeGreaterThanOrEqual(before.getTime() - 1000);
+    expect(await db.refreshToken.count({ where: { userId: other.user.id } })).toBe(1);
+
+    const stored = await db.user.findUniqueOrThrow({ where: { id: user.id } });
+    expect(stored.lastLoginAt?.getTime()).toBeGreaterThanOrEqual(before.getTime() - 1000);
+    expect(stored.updatedAt.getTime()).toBe(stored.lastLoginAt?.getTime());
+    expect(res.body.data.user.lastLoginAt).toBe(stored.lastLoginAt?.toISOString());
+  });
+
+  it('writes nothing for a user deactivated or deleted while the password was checked', async () => {
+    const { user } = await createUser(db, config);
+    await db.user.update({ where: { id: user.id }, data: { isActive: false } });
+    expect(await signInUser(sql, config, user.id, {})).toBeUndefined();
+    expect(await signInUser(sql, config, `missing-${user.id}`, {})).toBeUndefined();
+    expect(await db.refreshToken.count({ where: { userId: user.id } })).toBe(0);
+    expect((await db.user.findUniqueOrThrow({ where: { id: user.id } })).lastLoginAt).toBeNull();
+  });
+});
 
 describe('POST /api/v1/auth/refresh', () => {
   it('rotates: returns a new pair, marks the old token used and keeps one family', async () => {

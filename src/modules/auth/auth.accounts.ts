@@ -25,6 +25,9 @@ export const USER_VIEW_SELECT = {
   updatedAt: true,
 } as const;
 
+/** The same columns in SQL. */
+export const USER_VIEW_COLUMNS = 'id, name, email, role, "isActive", "lastLoginAt", "createdAt", "updatedAt"';
+
 export const USER_VIEW_WITH_COUNT_SELECT = { ...USER_VIEW_SELECT, _count: { select: { subscriptions: true } } } as const;
 
 export interface UserRow {

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { created, defineRoute, ok, type RouteDef } from '../../lib/http/index.js';
+import { sqlFor } from '../../lib/sql.js';
 import type { ModuleDeps } from '../types.js';
 import { authLimiters } from './auth.limits.js';
 import { dummyHash } from './auth.passwords.js';
@@ -22,7 +23,7 @@ const userId = (req: Request) => (req.user as NonNullable<Request['user']>).id;
 
 export function authRoutes(deps: ModuleDeps): RouteDef[] {
   const { guards } = deps;
-  const svc: auth.AuthDeps = { db: deps.db, config: deps.config, logger: deps.logger, dummyHash: dummyHash(deps.config.bcryptCost) };
+  const svc: auth.AuthDeps = { db: deps.db, sql: sqlFor(deps.db), config: deps.config, logger: deps.logger, dummyHash: dummyHash(deps.config.bcryptCost) };
   const limits = authLimiters(deps);
 
   return [

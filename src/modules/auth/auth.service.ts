@@ -2,12 +2,15 @@ import type { Config } from '../../lib/config.js';
 import type { Db } from '../../lib/db.js';
 import { AppError, fieldError, notFound } from '../../lib/errors/index.js';
 import type { Logger } from '../../lib/logger.js';
+import type { Sql } from '../../lib/sql.js';
 import { assertAdminsRemain, toUserView, USER_VIEW_SELECT, USER_VIEW_WITH_COUNT_SELECT } from './auth.accounts.js';
 import { hashPassword, needsRehash, verifyPassword } from './auth.passwords.js';
-import { issueTokens, revokeByToken, revokeUserSessions, rotateRefreshToken, type ClientMeta } from './auth.sessions.js';
+import { issueTokens, revokeByToken, revokeUserSessions, rotateRefreshToken, signIn, type ClientMeta } from './auth.sessions.js';
 
 export interface AuthDeps {
   db: Db;
+  /** Plain SQL on the pool behind `db`, for the login's hot path. */
+  sql: Sql;
   config: Pick<Config, 'jwt' | 'bcryptCost'>;
   logger: Logger;
   /** Hash compared against when the email is unknown, so timing does not reveal which emails exist. */
@@ -15,6 +18,7 @@ export interface AuthDeps {
 }
 
 const invalidCredentials = () => new AppError('INVALID_CREDENTIALS', 'Invalid email or password');
+const accountDisabled = () => new AppError('ACCOUNT_DISABLED', 'This account is deactivated');
 
 export async function register(deps: AuthDeps, input: { name: string; email: string; password: string }, meta: ClientMeta) {
   const password = await hashPassword(input.password, deps.config.bcryptCost);
@@ -26,20 +30,19 @@ export async function register(deps: AuthDeps, input: { name: string; email: str
   });
 }
 
-export async function login({ db, config, logger, dummyHash }: AuthDeps, input: { email: string; password: string }, meta: ClientMeta) {
-  const user = await db.user.findUnique({ where: { email: input.email }, select: { id: true, password: true, isActive: true } });
+export async function login({ sql, config, logger, dummyHash }: AuthDeps, input: { email: string; password: string }, meta: ClientMeta) {
+  const [user] = await sql<{ id: string; password: string; isActive: boolean }>('SELECT id, password, "isActive" FROM users WHERE email = $1::text', [input.email]);
   const matches = await verifyPassword(input.password, user?.password ?? (await dummyHash()));
   if (!user || !matches) throw invalidCredentials();
   // Only someone who knows the password learns that the account is deactivated.
-  if (!user.isActive) throw new AppError('ACCOUNT_DISABLED', 'This account is deactivated');
+  if (!user.isActive) throw accountDisabled();
 
   const rehash = needsRehash(user.password, config.bcryptCost) ? await hashPassword(input.password, config.bcryptCost) : undefined;
-  const result = await db.$transaction(async (tx) => {
-    const updated = await tx.user.update({ where: { id: user.id }, data: { lastLoginAt: new Date(), ...(rehash ? { password: rehash } : {}) }, select: USER_VIEW_SELECT });
-    return { user: toUserView(updated), tokens: await issueTokens(tx, config, user.id, meta) };
-  });
+  const session = await signIn(sql, config, user.id, meta, rehash);
+  // Deactivated or deleted while the password was being checked.
+  if (!session) throw (await sql('SELECT 1 FROM users WHERE id = $1::text', [user.id])).length > 0 ? accountDisabled() : invalidCredentials();
   logger.info('User logged in', { userId: user.id });
-  return result;
+  return { user: toUserView(session.user), tokens: session.tokens };
 }
 
 export const refresh = async ({ db, config, logger }: AuthDeps, refreshToken: string, meta: ClientMeta) => ({

@@ -4,6 +4,8 @@ import type { Db, DbClient, Prisma } from '../../lib/db.js';
 import { AppError, invalidToken } from '../../lib/errors/index.js';
 import { signAccessToken } from '../../lib/jwt.js';
 import type { Logger } from '../../lib/logger.js';
+import type { Sql } from '../../lib/sql.js';
+import { USER_VIEW_COLUMNS, type UserRow } from './auth.accounts.js';
 
 /** Where a session was opened from; stored for the user's and the administrator's information only. */
 export interface ClientMeta {
@@ -23,27 +25,58 @@ export interface TokenPair {
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
+/** A new refresh token: returned once, stored only as its hash, under an id of its own. */
+function newRefreshToken(config: Pick<Config, 'jwt'>) {
+  const refreshToken = randomBytes(32).toString('base64url');
+  const ttl = config.jwt.refreshTtlSeconds;
+  return { id: randomUUID(), refreshToken, tokenHash: hashToken(refreshToken), expiresAt: new Date(Date.now() + ttl * 1000), ttl };
+}
+
+function tokenPair(config: Pick<Config, 'jwt'>, userId: string, refreshToken: string): TokenPair {
+  const { accessToken, expiresIn } = signAccessToken(config.jwt, userId);
+  return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn, refreshExpiresIn: config.jwt.refreshTtlSeconds };
+}
+
+const clip = (meta: ClientMeta) => ({ userAgent: meta.userAgent?.slice(0, 512), ipAddress: meta.ipAddress?.slice(0, 64) });
+
 /**
  * Opens a session (or continues `familyId`): a fresh opaque refresh token, stored only as its hash,
  * and an access token. Refresh tokens are not JWTs, so one can never pass as an access token.
  */
 export async function issueTokens(db: DbClient, config: Pick<Config, 'jwt'>, userId: string, meta: ClientMeta, familyId: string = randomUUID()): Promise<TokenPair> {
-  const refreshToken = randomBytes(32).toString('base64url');
-  const ttl = config.jwt.refreshTtlSeconds;
+  const { id, refreshToken, tokenHash, expiresAt } = newRefreshToken(config);
   // Housekeeping on the user's own rows keeps the table bounded without a separate job.
   await db.refreshToken.deleteMany({ where: { userId, expiresAt: { lt: new Date() } } });
-  await db.refreshToken.create({
-    data: {
-      tokenHash: hashToken(refreshToken),
-      familyId,
-      userId,
-      expiresAt: new Date(Date.now() + ttl * 1000),
-      userAgent: meta.userAgent?.slice(0, 512),
-      ipAddress: meta.ipAddress?.slice(0, 64),
-    },
-  });
-  const { accessToken, expiresIn } = signAccessToken(config.jwt, userId);
-  return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn, refreshExpiresIn: ttl };
+  await db.refreshToken.create({ data: { id, tokenHash, familyId, userId, expiresAt, ...clip(meta) } });
+  return tokenPair(config, userId, refreshToken);
+}
+
+// Timestamps are `timestamp(3)` holding UTC wall time: a timestamptz parameter is read as such.
+const SIGN_IN_SQL = `
+  WITH signed_in AS (
+    UPDATE users SET "lastLoginAt" = $2::timestamptz AT TIME ZONE 'UTC', "updatedAt" = $2::timestamptz AT TIME ZONE 'UTC', password = coalesce($3::text, password)
+    WHERE id = $1::text AND "isActive"
+    RETURNING ${USER_VIEW_COLUMNS}
+  ), expired AS (
+    DELETE FROM refresh_tokens WHERE "userId" = $1::text AND "expiresAt" < $2::timestamptz AT TIME ZONE 'UTC' AND EXISTS (SELECT 1 FROM signed_in)
+  ), opened AS (
+    INSERT INTO refresh_tokens (id, "tokenHash", "familyId", "userId", "expiresAt", "createdAt", "userAgent", "ipAddress")
+    SELECT $4::text, $5::text, $6::text, id, $7::timestamptz AT TIME ZONE 'UTC', $2::timestamptz AT TIME ZONE 'UTC', $8::text, $9::text FROM signed_in
+  )
+  SELECT * FROM signed_in`;
+
+/**
+ * A login's writes in one statement, so in one round trip and one transaction: the user's
+ * `lastLoginAt` (and a new hash when the cost changed), the user's expired refresh tokens
+ * removed, and a new session opened, as issueTokens does. Nothing is written unless the user is
+ * still there and active; undefined then.
+ */
+export async function signIn(sql: Sql, config: Pick<Config, 'jwt'>, userId: string, meta: ClientMeta, rehash?: string): Promise<{ user: UserRow; tokens: TokenPair } | undefined> {
+  const { id, refreshToken, tokenHash, expiresAt } = newRefreshToken(config);
+  const { userAgent, ipAddress } = clip(meta);
+  const now = new Date().toISOString();
+  const [user] = await sql<UserRow>(SIGN_IN_SQL, [userId, now, rehash ?? null, id, tokenHash, randomUUID(), expiresAt.toISOString(), userAgent ?? null, ipAddress ?? null]);
+  return user && { user, tokens: tokenPair(config, userId, refreshToken) };
 }
 
 const revokeWhere = async (db: DbClient, where: Prisma.RefreshTokenWhereInput) =>
