@@ -228,6 +228,7 @@ export async function pageWithTotal<T>(sql: Sql, q: PageQuery): Promise<{ rows: 
     const [row] = await sql<{ total: number }>(count, q.values, options);
     return { rows: [], total: row?.total ?? 0 };
   }
-  const total = (page[0] as { __total: number }).__total;
-  return { rows: page.map(({ __total: _, ...row }) => row as unknown as T), total };
+  // The rows keep their __total column: not copied without it, since every list maps its rows
+  // through an allow-list, which drops it.
+  return { rows: page, total: (page[0] as { __total: number }).__total };
 }

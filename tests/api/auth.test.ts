@@ -118,6 +118,8 @@ describe('POST /api/v1/auth/login', () => {
     await request.post('/api/v1/auth/login').send({ email: user.email, password }).expect(200);
     const row = await db.user.findUniqueOrThrow({ where: { id: user.id } });
     expect(bcrypt.getRounds(row.password)).toBe(config.bcryptCost);
+    // A new hash is an edit of the account, unlike the login itself.
+    expect(row.updatedAt.getTime()).toBe(row.lastLoginAt?.getTime());
   });
 });
 

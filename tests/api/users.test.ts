@@ -65,6 +65,22 @@ describe('GET /api/v1/users', () => {
     expect(await ids({ isActive: 'true', role: 'USER' })).toEqual([a.user.id]);
   });
 
+  it('answers concurrent searches for different terms each with its own matches and total', async () => {
+    const tags = [unique('cc'), unique('cc'), unique('cc')];
+    for (const [i, tag] of tags.entries()) for (let k = 0; k <= i; k++) await createUser(db, config, { name: `Concurrent ${k} ${tag}` });
+    const queries: Record<string, string | number>[] = [...tags.map((search) => ({ search })), { search: unique('none') }, { search: tags[2] as string, limit: 2, page: 2 }];
+    const results = await Promise.all(queries.map((q) => request.get('/api/v1/users').query(q).set('Authorization', admin.auth).expect(200)));
+    expect(results.map((r) => r.body.data.pagination.total)).toEqual([1, 2, 3, 0, 3]);
+    const names = results.map((r) => r.body.data.users.map((u: { name: string }) => u.name));
+    tags.forEach((tag, i) => {
+      expect(names[i]).toHaveLength(i + 1);
+      for (const name of names[i] ?? []) expect(name.endsWith(tag)).toBe(true);
+    });
+    expect(names[3]).toEqual([]);
+    expect(names[4]).toHaveLength(1);
+    expect(names[4]?.[0]?.endsWith(tags[2] as string)).toBe(true);
+  });
+
   it('sorts by a whitelisted field and pages through the results', async () => {
     const tag = unique('sort');
     for (const n of ['Charlie', 'Alice', 'Bob']) await createUser(db, config, { name: `${n} ${tag}` });

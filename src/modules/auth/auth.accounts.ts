@@ -42,8 +42,11 @@ export interface UserRow {
   _count?: { subscriptions: number };
 }
 
-/** Allow-list mapper: whatever the row carries, only these fields reach the wire. */
-export function toUserView(row: UserRow) {
+/**
+ * Allow-list mapper: whatever the row carries, only these fields reach the wire. The subscription
+ * count comes from the row's `_count`, or as `subscriptions` from a list that counted it itself.
+ */
+export function toUserView(row: UserRow, subscriptions: number | undefined = row._count?.subscriptions) {
   const view = {
     id: row.id,
     name: row.name,
@@ -54,7 +57,7 @@ export function toUserView(row: UserRow) {
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
-  return row._count ? { ...view, _count: { subscriptions: row._count.subscriptions } } : view;
+  return subscriptions === undefined ? view : Object.assign(view, { _count: { subscriptions } });
 }
 
 export const userViewSchema = z

@@ -54,7 +54,8 @@ export async function issueTokens(db: DbClient, config: Pick<Config, 'jwt'>, use
 // Timestamps are `timestamp(3)` holding UTC wall time: a timestamptz parameter is read as such.
 const SIGN_IN_SQL = `
   WITH signed_in AS (
-    UPDATE users SET "lastLoginAt" = $2::timestamptz AT TIME ZONE 'UTC', "updatedAt" = $2::timestamptz AT TIME ZONE 'UTC', password = coalesce($3::text, password)
+    UPDATE users SET "lastLoginAt" = $2::timestamptz AT TIME ZONE 'UTC', password = coalesce($3::text, password),
+      "updatedAt" = CASE WHEN $3::text IS NULL THEN "updatedAt" ELSE $2::timestamptz AT TIME ZONE 'UTC' END
     WHERE id = $1::text AND "isActive"
     RETURNING ${USER_VIEW_COLUMNS}
   ), expired AS (
@@ -70,6 +71,11 @@ const SIGN_IN_SQL = `
  * `lastLoginAt` (and a new hash when the cost changed), the user's expired refresh tokens
  * removed, and a new session opened, as issueTokens does. Nothing is written unless the user is
  * still there and active; undefined then.
+ *
+ * A login is not an edit of the account: `updatedAt` moves only with a new hash. It is indexed,
+ * and an UPDATE that changes an indexed column cannot be HOT: every login would insert into each
+ * index of users, the trigram indexes' pending lists would grow until a vacuum, and searches
+ * would fall back to reading the whole table (16 ms instead of 0.4 ms after some 1,700 logins).
  */
 export async function signIn(sql: Sql, config: Pick<Config, 'jwt'>, userId: string, meta: ClientMeta, rehash?: string): Promise<{ user: UserRow; tokens: TokenPair } | undefined> {
   const { id, refreshToken, tokenHash, expiresAt } = newRefreshToken(config);

@@ -37,7 +37,7 @@ export async function listUsers(sql: Sql, q: ListUsersInput) {
     share: true,
   });
   return {
-    users: rows.map(({ subscriptions, ...user }) => toUserView({ ...user, _count: { subscriptions } })),
+    users: rows.map((row) => toUserView(row, row.subscriptions)),
     pagination: paginate(q.page, q.limit, total),
   };
 }
