@@ -40,6 +40,9 @@ export interface BuiltApp extends Express {
 export function buildApp({ db, config, logger, pool, rateLimitStore }: AppDeps): BuiltApp {
   const app = express() as unknown as BuiltApp;
   app.disable('x-powered-by');
+  // Every envelope carries its own timestamp, so no ETag could ever match a later response: hashing
+  // each body for one is work for nothing (only the OpenAPI document, fetched rarely, would keep one).
+  app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
 
   const guards = createGuards({ db, config });

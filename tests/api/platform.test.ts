@@ -98,6 +98,12 @@ describe('security headers and CORS', () => {
     expect(res.headers['content-security-policy']).toBeDefined();
   });
 
+  it('sends no ETag: every envelope carries its own timestamp, so none could match', async () => {
+    const res = await ctx.request.get('/api/v1/services');
+    expect(res.status).toBe(200);
+    expect(res.headers.etag).toBeUndefined();
+  });
+
   it('answers a preflight from an allowed origin for Authorization and Content-Type', async () => {
     const res = await ctx.request
       .options('/api/v1/auth/login')
