@@ -92,33 +92,55 @@ export function createBatcher<I, R>({ maxBatch, maxInFlight, keyOf, run }: Batch
 }
 
 /**
- * Request coalescing for an expensive read with no parameters: a caller that arrives while a run
- * is in flight does not take that run's result (it started before the caller asked) but shares
- * the next one, which starts as soon as the current one ends. Every answer is therefore computed
- * after its request arrived, and however many callers wait, at most one run is queued.
+ * Request coalescing for an expensive read with no parameters. The callers of one turn of the
+ * event loop share one run, which starts right after that turn, so after every one of them
+ * called: a caller never takes the result of a run that started before it asked. Up to
+ * `maxInFlight` runs may overlap; callers that arrive while that many are in flight share the
+ * next run, which starts as soon as one of them ends, so however many callers wait, at most one
+ * run is queued.
  */
-export function createCoalescer<R>(run: () => Promise<R>): () => Promise<R> {
-  let current: Promise<R> | undefined;
-  let next: Promise<R> | undefined;
-  const start = () => {
-    const p = run().finally(() => {
-      if (current === p) current = undefined;
-    });
-    current = p;
-    return p;
-  };
-  return () => {
-    if (!current) return start();
-    next ??= current
-      .then(
-        () => undefined,
-        () => undefined,
-      )
-      .then(() => {
-        next = undefined;
-        return start();
+export function createCoalescer<R>(run: () => Promise<R>, { maxInFlight = 1 }: { maxInFlight?: number } = {}): () => Promise<R> {
+  let inFlight = 0;
+  // The run the next callers share: not started yet, and scheduled once a slot is free.
+  let waiting: { promise: Promise<R>; resolve: (r: R | Promise<R>) => void; scheduled: boolean } | undefined;
+
+  const launch = () => {
+    const shared = waiting;
+    if (!shared) return;
+    waiting = undefined;
+    inFlight++;
+    let result: Promise<R>;
+    try {
+      result = run();
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    shared.resolve(result);
+    result
+      .catch(() => undefined)
+      .finally(() => {
+        inFlight--;
+        // Callers that arrived while every slot was taken.
+        if (waiting && !waiting.scheduled) {
+          waiting.scheduled = true;
+          setImmediate(launch);
+        }
       });
-    return next;
+  };
+
+  return () => {
+    if (!waiting) {
+      let resolve!: (r: R | Promise<R>) => void;
+      const promise = new Promise<R>((res) => {
+        resolve = res;
+      });
+      waiting = { promise, resolve, scheduled: false };
+      if (inFlight < maxInFlight) {
+        waiting.scheduled = true;
+        setImmediate(launch);
+      }
+    }
+    return waiting.promise;
   };
 }
 

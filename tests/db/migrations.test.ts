@@ -1,8 +1,12 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { runPrisma } from '../../src/lib/migrate.js';
 import { createDatabase, dropDatabase } from '../helpers/test-database.js';
+
+const REORDER = '20261201000000_worker_nodes_fixed_width_first';
 
 /** Everything about a schema that matters, read from the catalog (works on any server version). */
 async function snapshot(url: string): Promise<Record<string, string[]>> {
@@ -13,6 +17,9 @@ async function snapshot(url: string): Promise<Record<string, string[]>> {
     return {
       columns: await q(`SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || udt_name || ' null=' || is_nullable || ' default=' || coalesce(column_default, '') AS x
         FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_prisma_migrations' ORDER BY 1`),
+      // Order matters too: worker_nodes keeps its fixed-width columns first.
+      columnOrder: await q(`SELECT table_name || ': ' || string_agg(column_name, ',' ORDER BY ordinal_position) AS x
+        FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_prisma_migrations' GROUP BY table_name ORDER BY 1`),
       indexes: await q(`SELECT indexdef AS x FROM pg_indexes WHERE schemaname = 'public' AND tablename <> '_prisma_migrations' ORDER BY 1`),
       constraints: await q(`SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) AS x
         FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text <> '_prisma_migrations' ORDER BY 1`),
@@ -48,5 +55,40 @@ describe('prisma/migrations', () => {
 
     const status = await runPrisma(['migrate', 'status'], migrated);
     expect(status).toMatch(/Database schema is up to date/);
+  });
+
+  it('keep every worker node, value for value, when worker_nodes is rebuilt with its columns reordered', async () => {
+    const url = await createDatabase(admin, 'minispod_reorder');
+    created.push(url);
+    const dir = path.join('prisma', 'migrations');
+    const names = fs.readdirSync(dir).filter((n) => fs.statSync(path.join(dir, n)).isDirectory()).sort();
+    const rebuild = names.indexOf(REORDER);
+    expect(rebuild).toBeGreaterThan(0);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const apply = async (name: string) => client.query(fs.readFileSync(path.join(dir, name, 'migration.sql'), 'utf8'));
+      for (const name of names.slice(0, rebuild)) await apply(name);
+      await client.query(`INSERT INTO worker_nodes (id, name, hostname, "ipAddress", "cpuCores", "cpuArchitecture", "totalMemory", "totalStorage", architecture,
+          "operatingSystem", status, "statusReason", "isReady", "isSchedulable", "maxPods", "currentPods", "allocatedCPU", "allocatedMemory", "allocatedStorage",
+          labels, taints, "kubeletVersion", "agentTokenHash", "lastHeartbeat", "updatedAt")
+        VALUES ('n1', 'node-1', 'node-1.local', '10.0.0.1', 8, 'x86_64', 32768, 512000, 'amd64', 'Ubuntu', 'ACTIVE', 'why', true, true, 50, 7, 1.5, 2048, 4096,
+          '{"zone": "a"}', '[{"key": "k"}]', 'v1.29.0', 'hash-1', '2026-01-01 10:00:00.123', '2026-01-01 10:00:00'),
+          ('n2', 'node-2', 'node-2.local', '10.0.0.2', 4, 'aarch64', 16384, 256000, 'arm64', 'Debian', 'PENDING', NULL, false, false, 110, 0, 0, 0, 0,
+          '{}', '[]', NULL, NULL, '2026-01-02 00:00:00', '2026-01-02 00:00:00')`);
+      const rows = async () => (await client.query('SELECT to_jsonb(w) AS row FROM worker_nodes w ORDER BY id')).rows.map((r: { row: unknown }) => r.row);
+      const before = await rows();
+      await apply(REORDER);
+      expect(await rows()).toEqual(before);
+      const order = await client.query<{ attname: string }>(`SELECT attname FROM pg_attribute WHERE attrelid = 'worker_nodes'::regclass AND attnum > 0 ORDER BY attnum`);
+      expect(order.rows[0]?.attname).toBe('totalMemory');
+      const options = await client.query<{ reloptions: string[] }>(`SELECT reloptions FROM pg_class WHERE relname = 'worker_nodes'`);
+      expect(options.rows[0]?.reloptions).toEqual(['fillfactor=70']);
+      // Constraints still hold on the rebuilt table.
+      await expect(client.query(`INSERT INTO worker_nodes (id, name, hostname, "ipAddress", "cpuCores", "cpuArchitecture", "totalMemory", "totalStorage", architecture, "operatingSystem", "updatedAt")
+        VALUES ('n3', 'node-1', 'node-3.local', '10.0.0.3', 4, 'x86_64', 1, 1, 'amd64', 'Debian', now())`)).rejects.toThrow(/worker_nodes_name_key/);
+    } finally {
+      await client.end();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { createSharedRuns } from '../../src/lib/batch.js';
+import { createCoalescer, createSharedRuns } from '../../src/lib/batch.js';
 import { createDb, type DbHandle } from '../../src/lib/db.js';
 import { batchOf, sqlFor, type Sql } from '../../src/lib/sql.js';
 
@@ -50,6 +50,84 @@ describe('createSharedRuns', () => {
     await expect(thrown).rejects.toThrow('sync');
     // A key that failed runs again for the next caller.
     expect(await shared('b', async () => 'b again')).toBe('b again');
+  });
+});
+
+describe('createCoalescer', () => {
+  // A run that ends when the test says so, numbered in the order runs started.
+  const controlled = () => {
+    const ends: ((value: number) => void)[] = [];
+    const run = () => new Promise<number>((resolve) => ends.push(resolve));
+    return { run, ends, started: () => ends.length };
+  };
+
+  it('gives the callers of one turn a single run, started after all of them', async () => {
+    const calls: string[] = [];
+    const coalesced = createCoalescer(async () => {
+      calls.push('run');
+      return calls.length;
+    });
+    const first = coalesced();
+    calls.push('call 1');
+    const second = coalesced();
+    calls.push('call 2');
+    expect(await Promise.all([first, second])).toEqual([3, 3]);
+    expect(calls).toEqual(['call 1', 'call 2', 'run']);
+  });
+
+  it('never hands a caller a run that started before it asked, and queues at most one run', async () => {
+    const c = controlled();
+    const coalesced = createCoalescer(c.run);
+    const first = coalesced();
+    await nextTurn();
+    expect(c.started()).toBe(1);
+    const later = [coalesced(), coalesced()];
+    await nextTurn();
+    await nextTurn();
+    expect(c.started()).toBe(1); // one slot, taken: the later callers wait for the next run
+    c.ends[0]?.(1);
+    expect(await first).toBe(1);
+    await nextTurn();
+    expect(c.started()).toBe(2);
+    c.ends[1]?.(2);
+    expect(await Promise.all(later)).toEqual([2, 2]);
+  });
+
+  it('overlaps up to maxInFlight runs, and the callers beyond share the next one', async () => {
+    const c = controlled();
+    const coalesced = createCoalescer(c.run, { maxInFlight: 2 });
+    const a = coalesced();
+    await nextTurn();
+    const b = coalesced();
+    await nextTurn();
+    expect(c.started()).toBe(2);
+    const waiting = [coalesced(), coalesced()];
+    await nextTurn();
+    expect(c.started()).toBe(2);
+    c.ends[1]?.(20);
+    expect(await b).toBe(20);
+    await nextTurn();
+    expect(c.started()).toBe(3);
+    c.ends[2]?.(30);
+    c.ends[0]?.(10);
+    expect(await a).toBe(10);
+    expect(await Promise.all(waiting)).toEqual([30, 30]);
+  });
+
+  it('hands a failure to the callers of that run only', async () => {
+    let fail = true;
+    const coalesced = createCoalescer(async () => {
+      if (fail) throw new Error('boom');
+      return 'ok';
+    });
+    const failing = [coalesced(), coalesced()];
+    for (const p of failing) await expect(p).rejects.toThrow('boom');
+    fail = false;
+    expect(await coalesced()).toBe('ok');
+    const sync = createCoalescer<string>(() => {
+      throw new Error('sync');
+    });
+    await expect(sync()).rejects.toThrow('sync');
   });
 });
 
