@@ -77,6 +77,18 @@ describe('GET /api/v1/workers/stats', () => {
   });
 });
 
+describe('GET /api/v1/workers/stats with sums past 2^53 MB', () => {
+  it('sums exactly (the fast float sums would round)', async () => {
+    // Only a direct write can store such values: the API allows 2^40 MB per node.
+    await createNode(db, { totalMemory: (1n << 60n) + 1n, allocatedMemory: 3n, totalStorage: 10n });
+    await createNode(db, { totalMemory: (1n << 60n) + 2n, allocatedMemory: 4n, totalStorage: 20n });
+    const res = await ctx.request.get('/api/v1/workers/stats').set('Authorization', admin).expect(200);
+    expect(res.body.data.capacity).toMatchObject({ memoryMB: String((1n << 61n) + 3n), storageMB: '30' });
+    expect(res.body.data.allocated).toMatchObject({ memoryMB: '7' });
+    expect(res.body.data.utilization.memory).toBe(0);
+  });
+});
+
 describe('GET /api/v1/workers pagination', () => {
   it('counts every matching node on each page, on the last one and on an empty page past the end', async () => {
     await Promise.all(Array.from({ length: 5 }, () => createNode(db, { status: 'ACTIVE' })));
