@@ -1,15 +1,21 @@
 -- Rebuilds worker_nodes with its fixed-width columns first. PostgreSQL finds a column of a row
 -- directly only while every column before it has a fixed width and no NULL, and past the first
--- text column it walks the row column by column. The old order began with text columns, so every scan
--- that reads the counters (/workers/stats, the liveness lists, the sweeper) walked each row. With
--- the counters first, /workers/stats over 20,000 nodes takes 9 ms instead of 13. Columns,
+-- text column it walks the row column by column. The old order began with text columns, so every
+-- scan that reads the counters (/workers/stats, the liveness lists, the sweeper) walked each row.
+-- With the counters first, /workers/stats over 20,000 nodes takes 9 ms instead of 13. Columns,
 -- defaults, constraints, indexes and the fillfactor are unchanged: only the order differs.
 -- Prisma's driver adapter runs a script statement by statement, hence the explicit transaction
 -- (and no semicolon in these comments: it splits the script at every one).
 
 BEGIN;
 
-CREATE TABLE "worker_nodes_reordered" (
+-- The rows wait in a plain copy (no constraints) while the table is made again under its own
+-- name: constraint names derive from it, and PostgreSQL 18 names every NOT NULL constraint after
+-- its table, avoiding names that another table of the schema still holds.
+CREATE TABLE "worker_nodes_old" AS SELECT * FROM "worker_nodes";
+DROP TABLE "worker_nodes";
+
+CREATE TABLE "worker_nodes" (
     "totalMemory" BIGINT NOT NULL,
     "totalStorage" BIGINT NOT NULL,
     "allocatedMemory" BIGINT NOT NULL DEFAULT 0,
@@ -41,15 +47,13 @@ CREATE TABLE "worker_nodes_reordered" (
     "osImage" TEXT,
     "agentTokenHash" TEXT,
 
-    CONSTRAINT "worker_nodes_reordered_pkey" PRIMARY KEY ("id")
+    CONSTRAINT "worker_nodes_pkey" PRIMARY KEY ("id")
 ) WITH (fillfactor = 70);
 
-INSERT INTO "worker_nodes_reordered" ("totalMemory", "totalStorage", "allocatedMemory", "allocatedStorage", "allocatedCPU", "lastHeartbeat", "lastHealthCheck", "createdAt", "updatedAt", "cpuCores", "maxPods", "currentPods", "status", "isReady", "isSchedulable", "id", "name", "hostname", "ipAddress", "cpuArchitecture", "architecture", "operatingSystem", "labels", "taints", "statusReason", "kubeletVersion", "containerRuntime", "kernelVersion", "osImage", "agentTokenHash")
-SELECT "totalMemory", "totalStorage", "allocatedMemory", "allocatedStorage", "allocatedCPU", "lastHeartbeat", "lastHealthCheck", "createdAt", "updatedAt", "cpuCores", "maxPods", "currentPods", "status", "isReady", "isSchedulable", "id", "name", "hostname", "ipAddress", "cpuArchitecture", "architecture", "operatingSystem", "labels", "taints", "statusReason", "kubeletVersion", "containerRuntime", "kernelVersion", "osImage", "agentTokenHash" FROM "worker_nodes";
+INSERT INTO "worker_nodes" ("totalMemory", "totalStorage", "allocatedMemory", "allocatedStorage", "allocatedCPU", "lastHeartbeat", "lastHealthCheck", "createdAt", "updatedAt", "cpuCores", "maxPods", "currentPods", "status", "isReady", "isSchedulable", "id", "name", "hostname", "ipAddress", "cpuArchitecture", "architecture", "operatingSystem", "labels", "taints", "statusReason", "kubeletVersion", "containerRuntime", "kernelVersion", "osImage", "agentTokenHash")
+SELECT "totalMemory", "totalStorage", "allocatedMemory", "allocatedStorage", "allocatedCPU", "lastHeartbeat", "lastHealthCheck", "createdAt", "updatedAt", "cpuCores", "maxPods", "currentPods", "status", "isReady", "isSchedulable", "id", "name", "hostname", "ipAddress", "cpuArchitecture", "architecture", "operatingSystem", "labels", "taints", "statusReason", "kubeletVersion", "containerRuntime", "kernelVersion", "osImage", "agentTokenHash" FROM "worker_nodes_old";
 
-DROP TABLE "worker_nodes";
-ALTER TABLE "worker_nodes_reordered" RENAME TO "worker_nodes";
-ALTER TABLE "worker_nodes" RENAME CONSTRAINT "worker_nodes_reordered_pkey" TO "worker_nodes_pkey";
+DROP TABLE "worker_nodes_old";
 
 -- CreateIndex
 CREATE UNIQUE INDEX "worker_nodes_name_key" ON "worker_nodes"("name");

@@ -28,8 +28,7 @@ export const hashToken = (token: string) => createHash('sha256').update(token).d
 /** A new refresh token: returned once, stored only as its hash, under an id of its own. */
 function newRefreshToken(config: Pick<Config, 'jwt'>) {
   const refreshToken = randomBytes(32).toString('base64url');
-  const ttl = config.jwt.refreshTtlSeconds;
-  return { id: randomUUID(), refreshToken, tokenHash: hashToken(refreshToken), expiresAt: new Date(Date.now() + ttl * 1000), ttl };
+  return { id: randomUUID(), refreshToken, tokenHash: hashToken(refreshToken), expiresAt: new Date(Date.now() + config.jwt.refreshTtlSeconds * 1000) };
 }
 
 function tokenPair(config: Pick<Config, 'jwt'>, userId: string, refreshToken: string): TokenPair {
