@@ -145,29 +145,48 @@ export function createCoalescer<R>(run: () => Promise<R>, { maxInFlight = 1 }: {
 }
 
 /**
+ * The calls of one turn of the event loop (the requests read from the sockets together), grouped
+ * by key. Right after that turn, so after every one of them was made, `run` receives each key's
+ * items in call order and returns one result per item. A later call starts a new turn: nobody
+ * joins a run that has started.
+ */
+export function createTurnGroups<I, R>(run: (key: string, items: I[]) => Promise<R>[]): (key: string, item: I) => Promise<R> {
+  let turn: Map<string, { items: I[]; settle: { resolve: (r: R) => void; reject: (err: unknown) => void }[] }> | undefined;
+  const flush = () => {
+    const groups = turn ?? new Map();
+    turn = undefined;
+    for (const [key, group] of groups) {
+      let results: Promise<R>[];
+      try {
+        results = run(key, group.items);
+      } catch (err) {
+        results = group.items.map(() => Promise.reject(err));
+      }
+      results.forEach((result, i) => result.then(group.settle[i]?.resolve, group.settle[i]?.reject));
+    }
+  };
+  return (key, item) =>
+    new Promise<R>((resolve, reject) => {
+      if (!turn) {
+        turn = new Map();
+        setImmediate(flush);
+      }
+      let group = turn.get(key);
+      if (!group) turn.set(key, (group = { items: [], settle: [] }));
+      group.items.push(item);
+      group.settle.push({ resolve, reject });
+    });
+}
+
+/**
  * Coalescing for cheap reads with parameters: calls with the same key made in one turn of the
- * event loop (the requests read from the sockets together) share one run, which starts right
- * after that turn, so after every one of them was made. Runs of one key may overlap: unlike
- * createCoalescer, nobody waits for a run already in flight. Callers of one run get the same
- * result object: they must treat it as read-only.
+ * event loop share one run (the first caller's), which starts right after that turn. Runs of one
+ * key may overlap: unlike createCoalescer, nobody waits for a run already in flight. Callers of
+ * one run get the same result object: they must treat it as read-only.
  */
 export function createSharedRuns<R>(): (key: string, run: () => Promise<R>) => Promise<R> {
-  const pending = new Map<string, Promise<R>>();
-  return (key, run) => {
-    let p = pending.get(key);
-    if (!p) {
-      p = new Promise<R>((resolve, reject) =>
-        setImmediate(() => {
-          pending.delete(key);
-          try {
-            resolve(run());
-          } catch (err) {
-            reject(err);
-          }
-        }),
-      );
-      pending.set(key, p);
-    }
-    return p;
-  };
+  return createTurnGroups<() => Promise<R>, R>((_key, runs) => {
+    const shared = new Promise<R>((resolve) => resolve((runs[0] as () => Promise<R>)()));
+    return runs.map(() => shared);
+  });
 }

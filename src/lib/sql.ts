@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { createTurnGroups } from './batch.js';
 import { poolOf, type Db } from './db.js';
 
 /**
@@ -97,11 +98,6 @@ export function batchOf(text: string, sets: readonly (readonly unknown[])[]): { 
 /** Value sets one batched statement carries at most. */
 const MAX_BATCH = 64;
 
-interface ValueSet {
-  values: readonly unknown[];
-  callers: { resolve: (rows: unknown[]) => void; reject: (err: unknown) => void }[];
-}
-
 export function sqlFor(db: Db): Sql {
   const pool = poolOf(db);
   const query = pool
@@ -109,60 +105,43 @@ export function sqlFor(db: Db): Sql {
         (await pool.query({ name: prepare ? statementName(text) : undefined, text, values: values as unknown[], types })).rows as T[]
     : <T>(text: string, values: readonly unknown[]) => db.$queryRawUnsafe<T[]>(text, ...values);
 
-  // Shared reads of the current turn: statement (and whether it is prepared) -> value sets -> callers.
-  let turn: Map<string, Map<string, ValueSet>> | undefined;
-
-  const settle = (set: ValueSet, rows: Promise<unknown[]>) =>
-    rows.then(
-      (r) => set.callers.forEach((c) => c.resolve(r)),
-      (err: unknown) => set.callers.forEach((c) => c.reject(err)),
+  /** Distinct value sets of one prepared statement in one round trip; each set its own rows. */
+  const runBatch = (text: string, sets: (readonly unknown[])[]): Promise<unknown[]>[] => {
+    const batch = batchOf(text, sets);
+    if (!batch) return sets.map((values) => query(text, values, true));
+    const bySet = query<{ __batch: number }>(batch.text, batch.values, true).then(
+      (rows) => {
+        const out: unknown[][] = sets.map(() => []);
+        for (const { __batch, ...row } of rows) out[__batch - 1]?.push(row);
+        return out;
+      },
+      () => undefined,
     );
-
-  const runBatch = async (text: string, sets: ValueSet[]) => {
-    const batch = batchOf(text, sets.map((s) => s.values));
-    if (!batch) return sets.forEach((s) => settle(s, query(text, s.values, true)));
-    let rows: { __batch: number }[];
-    try {
-      rows = await query<{ __batch: number }>(batch.text, batch.values, true);
-    } catch {
-      // One set's value may fail its cast: each set runs alone, so the error reaches its callers only.
-      return sets.forEach((s) => settle(s, query(text, s.values, true)));
-    }
-    const bySet: unknown[][] = sets.map(() => []);
-    for (const { __batch, ...row } of rows) bySet[__batch - 1]?.push(row);
-    sets.forEach((s, i) => s.callers.forEach((c) => c.resolve(bySet[i] ?? [])));
+    // One set's value may fail its cast: then each set runs alone, so the error reaches its callers only.
+    return sets.map((values, i) => bySet.then((out) => out?.[i] ?? query(text, values, true)));
   };
 
-  const flush = () => {
-    const groups = turn ?? new Map<string, Map<string, ValueSet>>();
-    turn = undefined;
-    for (const [key, group] of groups) {
-      const prepare = key.startsWith('p');
-      const text = key.slice(1);
-      const sets = [...group.values()];
-      // Values planned with the cached plan share one statement; the others run one by one.
-      if (!prepare || sets.length === 1) sets.forEach((s) => settle(s, query(text, s.values, prepare)));
-      else for (let i = 0; i < sets.length; i += MAX_BATCH) void runBatch(text, sets.slice(i, i + MAX_BATCH));
-    }
-  };
-
-  const shared = (text: string, values: readonly unknown[], prepare: boolean) =>
-    new Promise<unknown[]>((resolve, reject) => {
-      if (!turn) {
-        turn = new Map();
-        setImmediate(flush);
-      }
-      const key = `${prepare ? 'p' : 'u'}${text}`;
-      let group = turn.get(key);
-      if (!group) turn.set(key, (group = new Map()));
-      const valuesKey = keyOf(values);
-      let set = group.get(valuesKey);
-      if (!set) group.set(valuesKey, (set = { values, callers: [] }));
-      set.callers.push({ resolve, reject });
+  // Shared reads of one turn, grouped by statement (and whether it is prepared): identical value
+  // sets share one result; distinct ones of a prepared statement share one round trip.
+  const shared = createTurnGroups<readonly unknown[], unknown[]>((key, all) => {
+    const prepare = key.startsWith('p');
+    const text = key.slice(1);
+    const index = new Map<string, number>();
+    const sets: (readonly unknown[])[] = [];
+    const slots = all.map((values) => {
+      const k = keyOf(values);
+      let i = index.get(k);
+      if (i === undefined) index.set(k, (i = sets.push(values) - 1));
+      return i;
     });
+    let results: Promise<unknown[]>[] = [];
+    if (!prepare || sets.length === 1) results = sets.map((values) => query(text, values, prepare));
+    else for (let i = 0; i < sets.length; i += MAX_BATCH) results.push(...runBatch(text, sets.slice(i, i + MAX_BATCH)));
+    return slots.map((i) => results[i] as Promise<unknown[]>);
+  });
 
   return async <T>(text: string, values: readonly unknown[] = [], { prepare = true, share = false }: SqlOptions = {}) =>
-    (share ? shared(text, values, prepare) : query<T>(text, values, prepare)) as Promise<T[]>;
+    (share ? shared(`${prepare ? 'p' : 'u'}${text}`, values) : query<T>(text, values, prepare)) as Promise<T[]>;
 }
 
 /**

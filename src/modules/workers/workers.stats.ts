@@ -37,6 +37,8 @@ const MB_COLUMNS = ['memory_capacity', 'memory_allocated', 'storage_capacity', '
  */
 function statsSql(exact: boolean): string {
   const mb = (column: string) => (exact ? `coalesce(sum("${column}"), 0)` : `coalesce(sum("${column}"::float8), 0)`);
+  // A total as the API reads it: a float8, or the exact numeric as text (it may exceed int8).
+  const total = (column: string) => (exact ? `${mb(column)}::text` : mb(column));
   const pct = (used: string, capacity: string) => `coalesce(round(100 * ${used}::numeric / nullif(${capacity}, 0)::numeric, 2), 0)::float8`;
   return `
     SELECT
@@ -51,10 +53,10 @@ function statsSql(exact: boolean): string {
       count(*) FILTER (WHERE "lastHeartbeat" >= ($1::timestamptz AT TIME ZONE 'UTC'))::int AS online,
       coalesce(sum("cpuCores"), 0)::float8 AS cpu_capacity,
       round(coalesce(sum("allocatedCPU"), 0)::numeric, 3)::float8 AS cpu_allocated,
-      ${mb('totalMemory')}${exact ? '::text' : ''} AS memory_capacity,
-      ${mb('allocatedMemory')}${exact ? '::text' : ''} AS memory_allocated,
-      ${mb('totalStorage')}${exact ? '::text' : ''} AS storage_capacity,
-      ${mb('allocatedStorage')}${exact ? '::text' : ''} AS storage_allocated,
+      ${total('totalMemory')} AS memory_capacity,
+      ${total('allocatedMemory')} AS memory_allocated,
+      ${total('totalStorage')} AS storage_capacity,
+      ${total('allocatedStorage')} AS storage_allocated,
       coalesce(sum("maxPods"), 0)::float8 AS pods_capacity,
       coalesce(sum("currentPods"), 0)::float8 AS pods_allocated,
       ${pct('sum("allocatedCPU")', 'sum("cpuCores")')} AS cpu_pct,
