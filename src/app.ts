@@ -7,6 +7,7 @@ import type { Config } from './lib/config.js';
 import type { Db } from './lib/db.js';
 import { AppError } from './lib/errors/index.js';
 import { accessLog } from './lib/http/access-log.js';
+import { compose } from './lib/http/compose.js';
 import { errorMiddleware, notFoundHandler } from './lib/http/error-middleware.js';
 import { buildRouter, createGuards, createLimiter, listRoutes, ok, registerModule, sendError, type ApiModule, type MountedRoute, type RateLimitStoreFactory } from './lib/http/index.js';
 import { requestContext } from './lib/http/request-context.js';
@@ -74,11 +75,12 @@ export function buildApp({ db, config, logger, pool, rateLimitStore }: AppDeps):
   app.locals.openapi = openapi;
 
   const exempt = modules.flatMap((m) => m.rateLimitExempt ?? []);
-  app.use(requestContext());
-  app.use(accessLog(logger));
-  app.use(metrics.middleware);
-  app.use(helmet());
-  app.use(
+  // Every request passes these, in this order, as one layer of the router (see compose).
+  const everyRequest: RequestHandler[] = [
+    requestContext(),
+    accessLog(logger),
+    metrics.middleware,
+    helmet(),
     cors({
       origin: (origin, cb) => cb(null, origin !== undefined && config.corsOrigins.includes(origin)),
       methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
@@ -86,8 +88,6 @@ export function buildApp({ db, config, logger, pool, rateLimitStore }: AppDeps):
       exposedHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
       maxAge: 600,
     }),
-  );
-  app.use(
     createLimiter({
       name: 'global',
       windowMs: config.rateLimit.windowMs,
@@ -95,8 +95,9 @@ export function buildApp({ db, config, logger, pool, rateLimitStore }: AppDeps):
       store: rateLimitStore,
       skip: (req) => req.path === '/health' || req.path === '/metrics' || (req.path.startsWith(API_PREFIX) && exempt.some((re) => re.test(req.path.slice(API_PREFIX.length)))),
     }),
-  );
-  app.use(express.json({ limit: config.bodyLimit, strict: true }));
+    express.json({ limit: config.bodyLimit, strict: true }),
+  ];
+  app.use(compose(everyRequest));
 
   // The modules first (their paths never overlap the rest): Express tries every layer in order,
   // and they carry nearly all the traffic.

@@ -3,6 +3,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import type { z } from 'zod';
 import { z as zod } from '../zod.js';
 import type { Access } from './authenticate.js';
+import { compose } from './compose.js';
 import { validate } from './validate.js';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -80,7 +81,8 @@ export function buildRouter(mod: ApiModule): Router {
       next();
     };
     const chain = [markRoute, ...(def.before ?? []), ...def.access.handlers, validate({ params: def.params as z.ZodType | undefined, query: def.query as z.ZodType | undefined, body: def.body as z.ZodType | undefined }), handler];
-    for (const method of methodsOf(def)) router[method](def.path, ...chain);
+    const route = compose(chain);
+    for (const method of methodsOf(def)) router[method](def.path, route);
   }
   return router;
 }
