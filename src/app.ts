@@ -9,7 +9,7 @@ import { AppError } from './lib/errors/index.js';
 import { accessLog } from './lib/http/access-log.js';
 import { compose } from './lib/http/compose.js';
 import { errorMiddleware, notFoundHandler } from './lib/http/error-middleware.js';
-import { buildRouter, createGuards, createLimiter, listRoutes, ok, registerModule, sendError, type ApiModule, type MountedRoute, type RateLimitStoreFactory } from './lib/http/index.js';
+import { addRoutes, createGuards, createLimiter, listRoutes, ok, registerModule, sendError, type ApiModule, type MountedRoute, type RateLimitStoreFactory } from './lib/http/index.js';
 import { requestContext } from './lib/http/request-context.js';
 import type { Logger } from './lib/logger.js';
 import { buildOpenApiDocument } from './lib/openapi.js';
@@ -49,7 +49,8 @@ export function buildApp({ db, config, logger, pool, rateLimitStore }: AppDeps):
   const guards = createGuards({ db, config });
   const metrics = createMetrics({ db, pool });
   const deps: ModuleDeps = { db, config, logger, guards, rateLimitStore, metrics };
-  const modules: ApiModule[] = [authModule(deps), usersModule(deps), catalogModule(deps), workersModule(deps)];
+  const workers = workersModule(deps);
+  const modules: ApiModule[] = [authModule(deps), usersModule(deps), catalogModule(deps), workers];
   const health = healthRoutes(db);
   const metricsModule = metricsRoutes(metrics, config.metricsToken);
 
@@ -99,12 +100,12 @@ export function buildApp({ db, config, logger, pool, rateLimitStore }: AppDeps):
   ];
   app.use(compose(everyRequest));
 
-  // The modules first (their paths never overlap the rest): Express tries every layer in order,
-  // and they carry nearly all the traffic.
-  for (const mod of modules) app.use(`${API_PREFIX}${mod.basePath}`, buildRouter(mod));
-  app.use('/', buildRouter(health));
-  app.use('/', buildRouter(metricsModule));
-  app.use(API_PREFIX, buildRouter(health));
+  // Express tries every layer in order. The modules come first (their paths never overlap the
+  // rest) and carry nearly all the traffic; of them the workers, whose agents' reports come first.
+  for (const mod of [workers, ...modules.filter((m) => m !== workers)]) addRoutes(app, API_PREFIX, mod);
+  addRoutes(app, '/', health);
+  addRoutes(app, '/', metricsModule);
+  addRoutes(app, API_PREFIX, health);
   app.get(`${API_PREFIX}/openapi.json`, (_req, res) => {
     res.json(openapi);
   });

@@ -1,5 +1,5 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
-import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { Request, RequestHandler, Response, Router } from 'express';
 import type { z } from 'zod';
 import { z as zod } from '../zod.js';
 import type { Access } from './authenticate.js';
@@ -68,23 +68,29 @@ const methodsOf = (def: RouteDef): Method[] => (Array.isArray(def.method) ? def.
 
 export const toOpenApiPath = (expressPath: string) => expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
-export function buildRouter(mod: ApiModule): Router {
-  const router = Router({ strict: false });
+type RouteTarget = Pick<Router, Method>;
+
+/**
+ * Adds a module's routes to `target` (the app, so that no router is mounted inside another) at
+ * their full paths: a mounted router would cost every request a second dispatch and a rewrite of
+ * `req.url` there and back. Each route is one layer (see compose).
+ */
+export function addRoutes(target: RouteTarget, prefix: string, mod: ApiModule): void {
   for (const def of mod.routes) {
+    const path = joinPath(prefix, mod.basePath, def.path);
     const handler: RequestHandler = async (req, res) => {
       const input = req.input ?? { params: req.params, query: undefined, body: undefined };
       await def.handler({ params: input.params, query: input.query, body: input.body, req, res } as RouteContext<unknown, unknown, unknown>);
     };
     // Recorded before anything can fail, so metrics and logs label the request by its template.
-    const markRoute: RequestHandler = (req, res, next) => {
-      res.locals.routeTemplate = joinPath(req.baseUrl, def.path);
+    const markRoute: RequestHandler = (_req, res, next) => {
+      res.locals.routeTemplate = path;
       next();
     };
     const chain = [markRoute, ...(def.before ?? []), ...def.access.handlers, validate({ params: def.params as z.ZodType | undefined, query: def.query as z.ZodType | undefined, body: def.body as z.ZodType | undefined }), handler];
     const route = compose(chain);
-    for (const method of methodsOf(def)) router[method](def.path, route);
+    for (const method of methodsOf(def)) target[method](path, route);
   }
-  return router;
 }
 
 export function listRoutes(prefix: string, mod: ApiModule): MountedRoute[] {
