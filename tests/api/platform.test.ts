@@ -50,6 +50,16 @@ describe('error envelope', () => {
     expect(res.headers.allow).toContain('GET');
   });
 
+  it('answers OPTIONS on a known path with its methods, as Express does, and on an unknown one with 404', async () => {
+    const users = await ctx.request.options('/api/v1/users').expect(200);
+    expect(users.headers.allow).toBe('GET, HEAD, POST');
+    expect(users.text).toBe('GET, HEAD, POST');
+    const report = await ctx.request.options('/api/v1/workers/any-node/heartbeat').expect(200);
+    expect(report.headers.allow).toBe('PATCH, POST');
+    expect((await ctx.request.options('/health').expect(200)).headers.allow).toBe('GET, HEAD');
+    expectErrorEnvelope((await ctx.request.options('/api/v1/does-not-exist').expect(404)).body, 404, 'ROUTE_NOT_FOUND');
+  });
+
   it('answers malformed JSON with 400 INVALID_JSON without echoing the body', async () => {
     const res = await ctx.request.post('/api/v1/health').set('content-type', 'application/json').send('{"secret": "s3cr3t-value",').expect(400);
     expectErrorEnvelope(res.body, 400, 'INVALID_JSON');

@@ -35,13 +35,23 @@ interface KnownRoute {
   match: (path: string) => boolean;
 }
 
-/** 405 with `Allow` for a known path and another method; 404 for everything else. */
+/**
+ * For a known path and another method: the methods it allows, as Express answers an OPTIONS
+ * request (200, `Allow`), or 405 with `Allow`. 404 for everything else. (A CORS preflight from an
+ * allowed origin never gets here: the cors middleware answers it.)
+ */
 export function notFoundHandler(routes: KnownRoute[]): RequestHandler {
-  return (req) => {
+  return (req, res) => {
     const allowed = new Set(routes.filter((r) => r.match(req.path)).map((r) => r.method.toUpperCase()));
     if (allowed.size > 0 && !allowed.has(req.method)) {
       if (allowed.has('GET')) allowed.add('HEAD');
-      throw new AppError('METHOD_NOT_ALLOWED', `Method ${req.method} is not allowed on ${req.path}`, { headers: { Allow: [...allowed].sort().join(', ') } });
+      const allow = [...allowed].sort().join(', ');
+      if (req.method === 'OPTIONS') {
+        res.setHeader('Allow', allow);
+        res.type('text/plain').send(allow);
+        return;
+      }
+      throw new AppError('METHOD_NOT_ALLOWED', `Method ${req.method} is not allowed on ${req.path}`, { headers: { Allow: allow } });
     }
     throw new AppError('ROUTE_NOT_FOUND', `Route ${req.method} ${req.path} not found`);
   };
