@@ -2,7 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import { AppError, forbidden, normalizeError, unauthorized } from '../errors/index.js';
-import { bearerToken, verifyAccessToken } from '../jwt.js';
+import { bearerToken, createAccessTokenVerifier } from '../jwt.js';
 import { sqlFor } from '../sql.js';
 import type { Role } from '../../generated/prisma/enums.js';
 
@@ -45,6 +45,7 @@ export function createGuards({ db, config }: { db: Db; config: Pick<Config, 'jwt
   // prepared statement on the pool behind Prisma costs about half of the same read through Prisma.
   // Concurrent requests of one user share that read, which still starts after each of them arrived.
   const sql = sqlFor(db);
+  const verifyToken = createAccessTokenVerifier(config.jwt);
   const findUser = async (id: string): Promise<AuthUser | null> => {
     const row = (await sql<AuthUser>(USER_SQL, [id], { share: true }))[0];
     return row ? { ...row } : null;
@@ -55,7 +56,7 @@ export function createGuards({ db, config }: { db: Db; config: Pick<Config, 'jwt
     if (!token) throw unauthorized('Authentication required: send an access token as `Authorization: Bearer <token>`');
     let userId: string;
     try {
-      userId = verifyAccessToken(config.jwt, token);
+      userId = verifyToken(token);
     } catch (err) {
       throw normalizeError(err);
     }
