@@ -61,9 +61,15 @@ describe('coalesced agent reports', () => {
   }, 20_000);
 });
 
-/** Resolves once some backend other than `client` waits for a lock. */
+/**
+ * Resolves once some backend other than `client` waits for a lock. `client` is inside its open
+ * transaction, where PostgreSQL keeps the first pg_stat_activity snapshot it took until the
+ * transaction ends: each poll discards it first, or a poll made before the batch began waiting
+ * would be all the later ones ever see.
+ */
 async function waitUntilWaiting(client: pg.Client) {
   for (let i = 0; i < 200; i++) {
+    await client.query('SELECT pg_stat_clear_snapshot()');
     const { rows } = await client.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM unnest%' AND datname = current_database()`);
     if (rows[0].n > 0) return;
     await new Promise((r) => setTimeout(r, 20));
