@@ -10,7 +10,7 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
  * continues after the chain.
  *
  * Express's router pays for every layer a request passes through: it matches the path again,
- * allocates the match and a callback, and rewrites `req.url` for mounted routers. A third of
+ * allocates the match and a callback, and rewrites `req.url` for mounted routers. Over a quarter of
  * the garbage of a heartbeat came from there. The global middleware and each route's handlers
  * are therefore one layer each.
  */
