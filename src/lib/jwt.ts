@@ -36,7 +36,11 @@ export function signAccessToken(cfg: JwtConfig, userId: string): AccessToken {
   return { accessToken, expiresIn: cfg.accessTtlSeconds };
 }
 
-/** The checks of verifyAccessToken; returns the subject and the expiry (seconds since the epoch). */
+/**
+ * Verifies an access token: HS256 only (so `alg: none` and key-confusion tokens fail), issuer,
+ * audience, a present `exp` and the access type claim. Returns the user id and the expiry
+ * (seconds since the epoch).
+ */
 function checkAccessToken(cfg: JwtConfig, token: string): { sub: string; exp: number } {
   const payload = jwt.verify(token, keyOf(cfg.secret), { algorithms: ['HS256'], issuer: cfg.issuer, audience: cfg.audience });
   if (typeof payload !== 'object' || payload === null) throw new AppError('INVALID_TOKEN', 'Invalid token');
@@ -47,13 +51,7 @@ function checkAccessToken(cfg: JwtConfig, token: string): { sub: string; exp: nu
 }
 
 /**
- * Verifies an access token: HS256 only (so `alg: none` and key-confusion tokens fail), issuer,
- * audience, a present `exp` and the access type claim. Returns the user id.
- */
-export const verifyAccessToken = (cfg: JwtConfig, token: string): string => checkAccessToken(cfg, token).sub;
-
-/**
- * verifyAccessToken with a memory of the tokens it has accepted: a client sends the same access
+ * checkAccessToken with a memory of the tokens it has accepted: a client sends the same access
  * token with every request until it expires, and checking its signature and claims again each
  * time was about 4% of the CPU of an authenticated read. Only a token that passed every check is
  * remembered, keyed by its whole text (signature included), with its subject and expiry; one past

@@ -18,7 +18,8 @@ export function compose(handlers: readonly RequestHandler[]): RequestHandler {
   if (handlers.length === 1) return handlers[0] as RequestHandler;
   return (req: Request, res: Response, done: NextFunction) => {
     let index = 0;
-    const fail = (err: unknown) => done(err ?? new Error('Rejected promise'));
+    // As Express's own layers do: a promise rejected without a reason still counts as an error.
+    const fail = (err: unknown) => done(err || new Error('Rejected promise'));
     const next = (err?: unknown) => {
       if (err) return done(err);
       const handler = handlers[index++];

@@ -36,22 +36,18 @@ interface KnownRoute {
 }
 
 /**
- * For a known path and another method: the methods it allows, as Express answers an OPTIONS
- * request (200, `Allow`), or 405 with `Allow`. 404 for everything else. (A CORS preflight from an
- * allowed origin never gets here: the cors middleware answers it.)
+ * 405 with `Allow` for a known path and another method; 404 for everything else. OPTIONS on a
+ * known path goes on to Express's router, which answers it with the path's methods (200,
+ * `Allow`). (A CORS preflight from an allowed origin never gets here: the cors middleware
+ * answers it.)
  */
 export function notFoundHandler(routes: KnownRoute[]): RequestHandler {
-  return (req, res) => {
+  return (req, _res, next) => {
     const allowed = new Set(routes.filter((r) => r.match(req.path)).map((r) => r.method.toUpperCase()));
+    if (allowed.size > 0 && req.method === 'OPTIONS') return next();
     if (allowed.size > 0 && !allowed.has(req.method)) {
       if (allowed.has('GET')) allowed.add('HEAD');
-      const allow = [...allowed].sort().join(', ');
-      if (req.method === 'OPTIONS') {
-        res.setHeader('Allow', allow);
-        res.type('text/plain').send(allow);
-        return;
-      }
-      throw new AppError('METHOD_NOT_ALLOWED', `Method ${req.method} is not allowed on ${req.path}`, { headers: { Allow: allow } });
+      throw new AppError('METHOD_NOT_ALLOWED', `Method ${req.method} is not allowed on ${req.path}`, { headers: { Allow: [...allowed].sort().join(', ') } });
     }
     throw new AppError('ROUTE_NOT_FOUND', `Route ${req.method} ${req.path} not found`);
   };
