@@ -1,7 +1,6 @@
 import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
 import type pg from 'pg';
-import helmet from 'helmet';
 import { match } from 'path-to-regexp';
 import type { Config } from './lib/config.js';
 import type { Db } from './lib/db.js';
@@ -11,6 +10,7 @@ import { compose } from './lib/http/compose.js';
 import { errorMiddleware, notFoundHandler } from './lib/http/error-middleware.js';
 import { addRoutes, createGuards, createLimiter, listRoutes, ok, registerModule, sendError, type ApiModule, type MountedRoute, type RateLimitStoreFactory } from './lib/http/index.js';
 import { requestContext } from './lib/http/request-context.js';
+import { securityHeaders } from './lib/http/security-headers.js';
 import type { Logger } from './lib/logger.js';
 import { buildOpenApiDocument } from './lib/openapi.js';
 import { healthRoutes } from './lib/health.js';
@@ -81,7 +81,7 @@ export function buildApp({ db, config, logger, pool, rateLimitStore }: AppDeps):
     requestContext(),
     accessLog(logger),
     metrics.middleware,
-    helmet(),
+    securityHeaders(),
     cors({
       origin: (origin, cb) => cb(null, origin !== undefined && config.corsOrigins.includes(origin)),
       methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],

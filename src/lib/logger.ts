@@ -1,7 +1,6 @@
 import path from 'node:path';
 import winston from 'winston';
 import type { Config } from './config.js';
-import { currentRequestId } from './http/request-context.js';
 
 export type Logger = winston.Logger;
 
@@ -25,8 +24,6 @@ const redactFormat = winston.format((info) => {
   const cleaned = redact(rest) as Record<string, unknown>;
   const result = Object.assign(info, cleaned, { message: redact(message) });
   result.level = level;
-  const requestId = currentRequestId();
-  if (requestId && result.requestId === undefined) result.requestId = requestId;
   return result;
 });
 

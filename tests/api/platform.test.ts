@@ -8,6 +8,7 @@ import { requestContext } from '../../src/lib/http/request-context.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createTestContext, testConfig } from '../helpers/app.js';
 import { captureLogs } from '../helpers/capture-logs.js';
+import { createUser } from '../factories/index.js';
 
 const ctx = createTestContext();
 afterAll(() => ctx.close());
@@ -89,6 +90,25 @@ describe('error envelope', () => {
 });
 
 describe('request id', () => {
+  it("puts each request's own id on the lines its service logs, also for requests served at the same time", async () => {
+    const logs = captureLogs();
+    const logged = createTestContext({ transports: [logs.transport] });
+    try {
+      const accounts = await Promise.all([createUser(logged.db, logged.config), createUser(logged.db, logged.config), createUser(logged.db, logged.config)]);
+      const responses = await Promise.all(
+        accounts.map(({ user, password }, i) => logged.request.post('/api/v1/auth/login').set('x-request-id', `login-${i}`).send({ email: user.email, password }).expect(200)),
+      );
+      const lines = logs.lines.map((l) => JSON.parse(l) as { message: string; userId?: string; requestId?: string }).filter((l) => l.message === 'User logged in');
+      expect(lines).toHaveLength(3);
+      accounts.forEach(({ user }, i) => {
+        expect(responses[i]?.headers['x-request-id']).toBe(`login-${i}`);
+        expect(lines.find((l) => l.userId === user.id)?.requestId).toBe(`login-${i}`);
+      });
+    } finally {
+      await logged.close();
+    }
+  });
+
   it('echoes a safe client request id', async () => {
     const res = await ctx.request.get('/health').set('x-request-id', 'abc-123').expect(200);
     expect(res.headers['x-request-id']).toBe('abc-123');

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError, normalizeError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
+import { requestIdOf } from './request-context.js';
 import { sendError } from './respond.js';
 
 /**
@@ -24,7 +25,7 @@ export function reportError(logger: Logger, err: unknown, context: Record<string
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
-    const appError = reportError(logger, err, { method: req.method, path: req.path });
+    const appError = reportError(logger, err, { requestId: requestIdOf(res), method: req.method, path: req.path });
     if (appError.code === 'PAYLOAD_TOO_LARGE' || appError.code === 'INVALID_JSON') res.setHeader('Connection', 'close');
     sendError(res, appError);
   };

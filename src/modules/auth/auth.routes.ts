@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { created, defineRoute, ok, type RouteDef } from '../../lib/http/index.js';
+import { created, defineRoute, forRequest, ok, type RouteDef } from '../../lib/http/index.js';
 import { sqlFor } from '../../lib/sql.js';
 import type { ModuleDeps } from '../types.js';
 import { authLimiters } from './auth.limits.js';
@@ -46,7 +46,7 @@ export function authRoutes(deps: ModuleDeps): RouteDef[] {
       before: limits.login,
       body: loginBody,
       responses: { 200: { description: 'Signed in', schema: sessionSchema }, 403: { description: 'Account deactivated' } },
-      handler: async ({ body, req, res }) => ok(res, await auth.login(svc, body, clientMeta(req)), 'Login successful'),
+      handler: async ({ body, req, res }) => ok(res, await auth.login(forRequest(svc, res), body, clientMeta(req)), 'Login successful'),
     }),
     defineRoute({
       method: 'post',
@@ -57,7 +57,7 @@ export function authRoutes(deps: ModuleDeps): RouteDef[] {
       before: limits.refresh,
       body: refreshTokenBody,
       responses: { 200: { description: 'New tokens', schema: tokensOnlySchema } },
-      handler: async ({ body, req, res }) => ok(res, await auth.refresh(svc, body.refreshToken, clientMeta(req)), 'Token refreshed successfully'),
+      handler: async ({ body, req, res }) => ok(res, await auth.refresh(forRequest(svc, res), body.refreshToken, clientMeta(req)), 'Token refreshed successfully'),
     }),
     defineRoute({
       method: 'post',
@@ -105,7 +105,7 @@ export function authRoutes(deps: ModuleDeps): RouteDef[] {
       access: guards.user,
       body: changePasswordBody,
       responses: { 200: { description: 'Password changed', schema: tokensOnlySchema } },
-      handler: async ({ body, req, res }) => ok(res, await auth.changePassword(svc, userId(req), body, clientMeta(req)), 'Password changed successfully'),
+      handler: async ({ body, req, res }) => ok(res, await auth.changePassword(forRequest(svc, res), userId(req), body, clientMeta(req)), 'Password changed successfully'),
     }),
     defineRoute({
       method: 'delete',
@@ -115,7 +115,7 @@ export function authRoutes(deps: ModuleDeps): RouteDef[] {
       access: guards.user,
       responses: { 200: { description: 'Account deactivated' }, 409: { description: 'Last active administrator' } },
       handler: async ({ req, res }) => {
-        await auth.deactivateAccount(svc, userId(req));
+        await auth.deactivateAccount(forRequest(svc, res), userId(req));
         ok(res, null, 'Account deactivated successfully');
       },
     }),

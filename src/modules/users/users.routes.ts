@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { created, defineRoute, idParam, ok, type RouteDef } from '../../lib/http/index.js';
+import { created, defineRoute, forRequest, idParam, ok, type RouteDef } from '../../lib/http/index.js';
 import { userWithCountSchema } from '../auth/index.js';
 import type { ModuleDeps } from '../types.js';
 import { bulkUpdate } from './users.bulk.js';
@@ -44,7 +44,7 @@ export function usersRoutes(deps: ModuleDeps): RouteDef[] {
       access,
       body: bulkBody,
       responses: { 200: { description: 'Per-id results', schema: bulkResultSchema }, 404: { description: 'Some ids do not exist' }, 409: { description: 'Refused' } },
-      handler: async ({ body, req, res }) => ok(res, await bulkUpdate(svc, actorId(req), body), 'Bulk action completed'),
+      handler: async ({ body, req, res }) => ok(res, await bulkUpdate(forRequest(svc, res), actorId(req), body), 'Bulk action completed'),
     }),
     defineRoute({
       method: 'post',
@@ -83,7 +83,7 @@ export function usersRoutes(deps: ModuleDeps): RouteDef[] {
       access,
       params: idParam,
       responses: { 200: { description: 'The deleted user', schema: userWithCountSchema }, ...notFound, 409: { description: 'Refused' } },
-      handler: async ({ params, req, res }) => ok(res, await users.deleteUser(svc, actorId(req), params.id), 'User deleted successfully'),
+      handler: async ({ params, req, res }) => ok(res, await users.deleteUser(forRequest(svc, res), actorId(req), params.id), 'User deleted successfully'),
     }),
     defineRoute({
       method: 'patch',
@@ -94,7 +94,7 @@ export function usersRoutes(deps: ModuleDeps): RouteDef[] {
       params: idParam,
       body: resetPasswordBody,
       responses: { 200: { description: 'Password changed', schema: userWithCountSchema }, ...notFound },
-      handler: async ({ params, body, res }) => ok(res, await users.resetPassword(svc, params.id, body.newPassword), 'User password changed successfully'),
+      handler: async ({ params, body, res }) => ok(res, await users.resetPassword(forRequest(svc, res), params.id, body.newPassword), 'User password changed successfully'),
     }),
     defineRoute({
       method: 'patch',
