@@ -27,8 +27,22 @@ function convert(value: unknown): unknown {
  */
 export const toWire = (value: unknown): unknown => (hasBigInt(value) ? convert(value) : value);
 
+/**
+ * Writes one JSON envelope, as res.json would, without its detours: res.json hands its string to
+ * res.send, which parses the Content-Type back to add the charset and looks for ETag and freshness
+ * settings that never apply here (no ETag is generated, see app.ts; no envelope is 204 or 304).
+ * That was about 4% of a heartbeat's CPU. Node itself leaves out the body of a HEAD response.
+ */
+function writeJson(res: Response, statusCode: number, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.statusCode = statusCode;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
+}
+
 export function send(res: Response, statusCode: number, message: string, data?: unknown): void {
-  res.status(statusCode).json({ success: true, message, data: toWire(data ?? null), timestamp: new Date().toISOString(), statusCode });
+  writeJson(res, statusCode, { success: true, message, data: toWire(data ?? null), timestamp: new Date().toISOString(), statusCode });
 }
 
 export const ok = (res: Response, data: unknown, message = 'Success') => send(res, 200, message, data);
@@ -37,7 +51,7 @@ export const created = (res: Response, data: unknown, message = 'Created') => se
 export function sendError(res: Response, err: AppError, extra: Record<string, unknown> = {}): void {
   const statusCode = HTTP_STATUS[err.code];
   if (err.headers) for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-  res.status(statusCode).json({
+  writeJson(res, statusCode, {
     success: false,
     message: err.message,
     code: err.code satisfies ErrorCode,
