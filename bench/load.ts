@@ -36,13 +36,22 @@ export interface LoadResult {
 const percentile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
+/** What one run measured, before it is summed up with others. */
+interface Slice {
+  latencies: number[];
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  seconds: number;
+}
+
 /**
  * One continuous run of warm-up plus measurement on the same connections; only the responses
  * that complete inside the measured window count. Two separate runs would abandon the warm-up's
  * requests in flight, and the server would spend the start of the measurement on them: for
  * logins, which take seconds each, that alone cost a fifth of the measured rate.
  */
-async function run(spec: LoadSpec): Promise<LoadResult> {
+async function run(spec: LoadSpec): Promise<Slice> {
   const url = new URL(spec.base);
   let k = 0;
   const instance = autocannon({
@@ -79,23 +88,37 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
     if (statusCode < 200 || statusCode > 299) non2xx++;
   });
   const result = await instance;
-  latencies.sort((a, b) => a - b);
+  // Over the whole run, warm-up included: an error anywhere counts.
+  return { latencies, non2xx, errors: result.errors, timeouts: result.timeouts, seconds: spec.duration };
+}
+
+/** Several runs as one measurement: their requests over their seconds, percentiles over all their latencies. */
+export function pool(slices: Slice[]): LoadResult {
+  const latencies = slices.flatMap((s) => s.latencies).sort((a, b) => a - b);
+  const seconds = slices.reduce((n, s) => n + s.seconds, 0);
+  const sum = (key: 'non2xx' | 'errors' | 'timeouts') => slices.reduce((n, s) => n + s[key], 0);
   return {
     requests: latencies.length,
-    rps: Math.round((latencies.length / spec.duration) * 10) / 10,
+    rps: seconds > 0 ? Math.round((latencies.length / seconds) * 10) / 10 : 0,
     p50: round(percentile(latencies, 0.5)),
     p90: round(percentile(latencies, 0.9)),
     p99: round(percentile(latencies, 0.99)),
     max: round(latencies.at(-1) ?? 0),
-    non2xx,
-    // Over the whole run, warm-up included: an error anywhere counts.
-    errors: result.errors,
-    timeouts: result.timeouts,
-    seconds: spec.duration,
+    non2xx: sum('non2xx'),
+    errors: sum('errors'),
+    timeouts: sum('timeouts'),
+    seconds,
   };
 }
 
 /** Runs one load in a fresh child process and resolves with its measurement. */
-export const runLoad = (spec: LoadSpec) => runInChild<LoadSpec, LoadResult>(import.meta.url, spec, 'load generator');
+export const runLoad = async (spec: LoadSpec): Promise<LoadResult> => pool(await runLoads([spec]));
 
-serveInChild(run);
+/** Runs loads one after the other, without a pause, in one fresh child process; resolves with each one's slice. */
+export const runLoads = (specs: LoadSpec[]) => runInChild<LoadSpec[], Slice[]>(import.meta.url, specs, 'load generator');
+
+serveInChild(async (specs: LoadSpec[]) => {
+  const slices: Slice[] = [];
+  for (const spec of specs) slices.push(await run(spec));
+  return slices;
+});

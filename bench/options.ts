@@ -3,8 +3,10 @@
  * Defaults keep the whole run (seeding, every scenario and its ceiling run) near four minutes on two cores.
  */
 export interface BenchOptions {
-  /** Seconds measured per scenario. */
+  /** Seconds measured per scenario (and as many of the ceiling, in the same slices). */
   duration: number;
+  /** Slices the measurement of a throughput scenario is cut into, each after a slice of the ceiling. */
+  rounds: number;
   /** Seconds of unrecorded load before each measurement (JIT, pool connections, caches of the OS). */
   warmup: number;
   /** Concurrent HTTP connections of the load generator, the same for every throughput scenario. */
@@ -27,6 +29,7 @@ export interface BenchOptions {
 
 const DEFAULTS: BenchOptions = {
   duration: 8,
+  rounds: 4,
   warmup: 2,
   connections: 50,
   loginConnections: 16,
@@ -41,6 +44,7 @@ const DEFAULTS: BenchOptions = {
 
 const KEYS: Record<string, keyof BenchOptions> = {
   duration: 'duration',
+  rounds: 'rounds',
   warmup: 'warmup',
   connections: 'connections',
   'login-connections': 'loginConnections',
@@ -76,5 +80,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     }
   }
   if (options.agentTokens > options.nodes) options.agentTokens = options.nodes;
+  options.rounds = Math.max(1, Math.round(options.rounds));
   return options;
 }

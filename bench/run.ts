@@ -6,8 +6,8 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../src/lib/migrate.js';
 import { measureRawBcrypt, threadPoolSize, type RawBcryptResult } from './bcrypt-raw.js';
 import { prepareDatabase, type BenchData } from './database.js';
-import { runLoad } from './load.js';
-import { parseOptions } from './options.js';
+import { pool, runLoad, runLoads, type LoadSpec } from './load.js';
+import { parseOptions, type BenchOptions } from './options.js';
 import { ensureBuild, monitorRss, startApi, startCeiling, type Server } from './processes.js';
 import { checkTargets, formatTable, formatTargets, machineInfo, writeReport, type Report, type Row } from './report.js';
 import { healthProbe, loginScenario, throughputScenarios, type Scenario, type Targets } from './scenarios.js';
@@ -28,27 +28,47 @@ async function measure(s: Scenario): Promise<Row> {
   return { scenario: s.name, description: s.description, ...result };
 }
 
+// Seconds of unrecorded load at the start of every slice, while its new connections open.
+const SETTLE_SECONDS = 0.5;
+
 /**
- * Each scenario right after a ceiling run of its own, and its ratio to that run: the machine's
- * speed drifts during a run (the ceiling alone has ranged from 4,300 to 9,200 req/s), and a ratio
- * to a ceiling measured minutes earlier would carry that drift. The table's ceiling row is the
- * median of those runs; the JSON keeps them all.
+ * A scenario and the ceiling measured in alternating slices (ceiling, scenario, ceiling, … after a
+ * warm-up of both), and the scenario's ratio to the ceiling over the same stretch of time. The
+ * machine's speed drifts, by a third and more within a minute (the ceiling alone has ranged from
+ * 4,300 to 9,200 req/s in one run): a ratio to a ceiling measured before the scenario carried that
+ * drift, so two runs of the same code differed by up to 20 points. The slices run back to back in
+ * one load-generator process.
  */
+async function measureAgainstCeiling(ceiling: Scenario, s: Scenario, o: BenchOptions): Promise<{ ceiling: Row; row: Row }> {
+  const slice = o.duration / o.rounds;
+  log(`${s.name}: ${s.description} (${s.spec.connections} connections, ${o.rounds} slices of ${slice}s, each after ${slice}s of the ceiling)`);
+  const warm = (spec: LoadSpec): LoadSpec => ({ ...spec, warmup: o.warmup, duration: 0 });
+  const part = (spec: LoadSpec): LoadSpec => ({ ...spec, warmup: SETTLE_SECONDS, duration: slice });
+  const rounds = Array.from({ length: o.rounds }, () => [part(ceiling.spec), part(s.spec)]).flat();
+  const measured = (await runLoads([warm(ceiling.spec), warm(s.spec), ...rounds])).slice(2);
+  const c = pool(measured.filter((_, i) => i % 2 === 0));
+  const r = pool(measured.filter((_, i) => i % 2 === 1));
+  return {
+    ceiling: { scenario: ceiling.name, description: ceiling.description, ...c },
+    row: { scenario: s.name, description: s.description, ...r, ceilingRps: c.rps, ofCeiling: Math.round((r.rps / c.rps) * 1000) / 10 },
+  };
+}
+
+/** Every throughput scenario against the ceiling; the table's ceiling row is the median of the ceiling's measurements. */
 async function throughputPhase([ceiling, ...scenarios]: Scenario[], report: Report, selected: (name: string) => boolean): Promise<void> {
   if (!ceiling) return;
   const chosen = scenarios.filter((s) => selected(s.name));
   const pairs: Row[] = [];
   for (const s of chosen) {
-    const c = await measure(ceiling);
-    report.ceilingRuns.push(c);
-    const row = await measure(s);
-    pairs.push({ ...row, ceilingRps: c.rps, ofCeiling: Math.round((row.rps / c.rps) * 1000) / 10 });
+    const measured = await measureAgainstCeiling(ceiling, s, report.options);
+    report.ceilingRuns.push(measured.ceiling);
+    pairs.push(measured.row);
   }
   if (chosen.length === 0) report.ceilingRuns.push(await measure(ceiling));
   const sorted = [...report.ceilingRuns].sort((a, b) => a.rps - b.rps);
   const median = sorted[Math.floor((sorted.length - 1) / 2)] as Row;
   const runs = report.ceilingRuns.length;
-  report.rows.push({ ...median, description: `${median.description} (median of ${runs} run${runs === 1 ? '' : 's'}, one before each scenario)` }, ...pairs);
+  report.rows.push({ ...median, description: `${median.description} (median of ${runs} measurement${runs === 1 ? '' : 's'}, one alongside each scenario)` }, ...pairs);
 }
 
 /**
