@@ -78,7 +78,7 @@ export function startApi(databaseUrl: string, options: BenchOptions): Promise<Se
     BCRYPT_COST: String(options.bcryptCost),
     ...(options.poolMax ? { DATABASE_POOL_MAX: String(options.poolMax) } : {}),
   };
-  return startChild('api', ['--max-semi-space-size=8', '--max-old-space-size=192', 'dist/src/server.js'], env, '/health');
+  return startChild('api', ['--max-semi-space-size=16', '--max-old-space-size=192', 'dist/src/server.js'], env, '/health');
 }
 
 export function startCeiling(): Promise<Server> {
