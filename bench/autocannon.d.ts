@@ -14,6 +14,7 @@ declare module 'autocannon' {
     connections?: number;
     duration?: number;
     overallRate?: number;
+    sampleInt?: number;
     timeout?: number;
     requests?: RequestSpec[];
   }

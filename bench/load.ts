@@ -1,5 +1,6 @@
 // The load generator: a child process of the bench (so it is never the API's own event loop that
-// produces load). It receives one LoadSpec over IPC, runs autocannon, and answers a LoadResult.
+// produces load). It receives LoadSpecs over IPC, runs autocannon for each in turn, and answers
+// what each one measured.
 import autocannon from 'autocannon';
 import { runInChild, serveInChild } from './child.js';
 
@@ -60,6 +61,9 @@ async function run(spec: LoadSpec): Promise<Slice> {
     duration: spec.warmup + spec.duration,
     overallRate: spec.overallRate,
     timeout: 30,
+    // autocannon stops at its first sample after the duration: the default of a second would add up
+    // to a second of unrecorded load to a run whose duration is not a whole number of seconds.
+    sampleInt: 100,
     requests: [
       {
         method: spec.method,
@@ -83,7 +87,7 @@ async function run(spec: LoadSpec): Promise<Slice> {
   let non2xx = 0;
   instance.on('response', (_client, statusCode, _bytes, responseTime) => {
     const now = performance.now();
-    if (now < from || now > to) return;
+    if (spec.duration === 0 || now < from || now > to) return;
     latencies.push(responseTime);
     if (statusCode < 200 || statusCode > 299) non2xx++;
   });

@@ -8,9 +8,9 @@ import type { BenchOptions } from './options.js';
 export interface Row extends LoadResult {
   scenario: string;
   description: string;
-  /** Requests per second of the ceiling run made right before this scenario. */
+  /** Requests per second of the ceiling, measured in slices alternating with this scenario's. */
   ceilingRps?: number;
-  /** Requests per second relative to that ceiling run, percent. */
+  /** Requests per second relative to that ceiling, percent. */
   ofCeiling?: number;
 }
 
@@ -25,7 +25,7 @@ export interface Report {
   machine: { cpus: number; cpuModel: string; memoryMb: number; node: string; platform: string };
   options: BenchOptions;
   rows: Row[];
-  /** Every ceiling run, one right before each throughput scenario; `rows` shows the median one. */
+  /** The ceiling as measured alongside each throughput scenario; `rows` shows the median one. */
   ceilingRuns: Row[];
   rawBcrypt?: RawBcryptResult;
   apiRss?: { peakMb: number; hwmMb: number | undefined };

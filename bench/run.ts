@@ -45,9 +45,11 @@ async function measureAgainstCeiling(ceiling: Scenario, s: Scenario, o: BenchOpt
   const warm = (spec: LoadSpec): LoadSpec => ({ ...spec, warmup: o.warmup, duration: 0 });
   const part = (spec: LoadSpec): LoadSpec => ({ ...spec, warmup: SETTLE_SECONDS, duration: slice });
   const rounds = Array.from({ length: o.rounds }, () => [part(ceiling.spec), part(s.spec)]).flat();
-  const measured = (await runLoads([warm(ceiling.spec), warm(s.spec), ...rounds])).slice(2);
-  const c = pool(measured.filter((_, i) => i % 2 === 0));
-  const r = pool(measured.filter((_, i) => i % 2 === 1));
+  const [warmCeiling, warmScenario, ...measured] = await runLoads([warm(ceiling.spec), warm(s.spec), ...rounds]);
+  if (!warmCeiling || !warmScenario) throw new Error('the load generator answered fewer runs than it was given');
+  // A warm-up adds no seconds and no latencies, only its errors: an error anywhere counts.
+  const c = pool([warmCeiling, ...measured.filter((_, i) => i % 2 === 0)]);
+  const r = pool([warmScenario, ...measured.filter((_, i) => i % 2 === 1)]);
   return {
     ceiling: { scenario: ceiling.name, description: ceiling.description, ...c },
     row: { scenario: s.name, description: s.description, ...r, ceilingRps: c.rps, ofCeiling: Math.round((r.rps / c.rps) * 1000) / 10 },
