@@ -36,8 +36,8 @@ const SETTLE_SECONDS = 0.5;
  * warm-up of both), and the scenario's ratio to the ceiling over the same stretch of time. The
  * machine's speed drifts, by a third and more within a minute (the ceiling alone has ranged from
  * 4,300 to 9,200 req/s in one run): a ratio to a ceiling measured before the scenario carried that
- * drift, so two runs of the same code differed by up to 20 points. The slices run back to back in
- * one load-generator process.
+ * drift (three runs of the same code gave heartbeats 33, 44 and 46%). The slices run back to back
+ * in one load-generator process.
  */
 async function measureAgainstCeiling(ceiling: Scenario, s: Scenario, o: BenchOptions): Promise<{ ceiling: Row; row: Row }> {
   const slice = o.duration / o.rounds;

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from '../logger.js';
+import { requestIdOf } from './request-context.js';
 
 /** One line per request: id, method, path (never the query string, which may carry secrets), status, duration. */
 export function accessLog(logger: Logger): RequestHandler {
@@ -13,7 +14,7 @@ export function accessLog(logger: Logger): RequestHandler {
     res.on('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - start) / 1e6;
       logger.http(`${req.method} ${path} ${res.statusCode} ${durationMs.toFixed(1)}ms`, {
-        requestId: res.locals.requestId as string,
+        requestId: requestIdOf(res),
         method: req.method,
         path,
         status: res.statusCode,

@@ -4,4 +4,4 @@ export * from './respond.js';
 export * from './routes.js';
 export { createLimiter, type RateLimitStoreFactory } from './rate-limit.js';
 export { reportError } from './error-middleware.js';
-export { forRequest, requestIdOf, requestContext } from './request-context.js';
+export { forRequest, requestIdOf } from './request-context.js';

@@ -1,5 +1,6 @@
 import type { Response } from 'express';
 import { type AppError, HTTP_STATUS, type ErrorCode } from '../errors/index.js';
+import { requestIdOf } from './request-context.js';
 
 const isConvertible = (value: object) => !(value instanceof Date) && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
 
@@ -59,6 +60,6 @@ export function sendError(res: Response, err: AppError, extra: Record<string, un
     ...extra,
     timestamp: new Date().toISOString(),
     statusCode,
-    requestId: res.locals.requestId as string | undefined,
+    requestId: requestIdOf(res),
   });
 }
