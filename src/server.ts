@@ -4,7 +4,7 @@ import { ConfigError, loadConfig, type Config } from './lib/config.js';
 import { maskUrl, resolveDatabase } from './lib/database-runtime.js';
 import { createDb, type DbHandle } from './lib/db.js';
 import { PortInUseError } from './lib/embedded-postgres.js';
-import { reportError } from './lib/http/index.js';
+import { createHttpServer, reportError } from './lib/http/index.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { migrateDeploy } from './lib/migrate.js';
 import { allJobs } from './lib/periodic.js';
@@ -21,9 +21,10 @@ type Stoppable = { name: string; stop: () => Promise<void> | void };
 
 async function listen(app: ReturnType<typeof buildApp>, config: Config): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(config.port, config.host);
+    const server = createHttpServer(app);
     server.once('listening', () => resolve(server));
     server.once('error', reject);
+    server.listen(config.port, config.host);
   });
 }
 

@@ -4,25 +4,29 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { seed } from '../../prisma/seed.js';
 import { runRestFile } from '../../scripts/lib/rest-file.js';
+import { createHttpServer } from '../../src/lib/http/server.js';
 import { runPrisma } from '../../src/lib/migrate.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
 import { createDatabase, dropDatabase } from '../helpers/test-database.js';
 
-/** The .rest files are documentation a developer runs top to bottom: run them against a freshly seeded server. */
+/**
+ * The .rest files are documentation a developer runs top to bottom: run them against a freshly
+ * seeded server, served as `npm start` serves it (createHttpServer).
+ */
 describe('rest/*.rest against a freshly seeded server', () => {
   const admin = inject('adminDatabaseUrl');
   let url: string;
   let ctx: TestContext;
   let baseUrl: string;
-  let server: ReturnType<TestContext['app']['listen']>;
+  let server: ReturnType<typeof createHttpServer>;
 
   beforeAll(async () => {
     url = await createDatabase(admin, 'minispod_rest');
     await runPrisma(['migrate', 'deploy'], url);
     ctx = createTestContext({ env: { DATABASE_URL: url } });
     await seed(ctx.db, { bcryptCost: 4 });
-    server = ctx.app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
+    server = createHttpServer(ctx.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
   });
 
