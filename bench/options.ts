@@ -1,6 +1,6 @@
 /**
  * Bench settings: `npm run bench -- --duration=5 --only=heartbeat,health` or BENCH_DURATION=5 etc.
- * Defaults keep the whole run (seeding, every scenario and the ceiling alongside it) near four and a half minutes on two cores.
+ * Defaults keep the whole run (seeding, every scenario and the ceiling alongside it) near five minutes on two cores.
  */
 export interface BenchOptions {
   /** Seconds measured per scenario (and as many of the ceiling, in the same slices). */

@@ -81,8 +81,10 @@ export function startApi(databaseUrl: string, options: BenchOptions): Promise<Se
   return startChild('api', ['--max-semi-space-size=16', '--max-old-space-size=192', 'dist/src/server.js'], env, '/health');
 }
 
-export function startCeiling(): Promise<Server> {
-  return startChild('ceiling', [path.join(PROJECT_ROOT, 'bench', 'ceiling-server.mjs')], { PATH: process.env.PATH, NODE_ENV: 'production' }, '/ceiling');
+/** The bare Express app as Express serves it (`stock`), or served by the API's createHttpServer (`prototypes`). */
+export function startCeiling(server: 'stock' | 'prototypes' = 'stock'): Promise<Server> {
+  const env = { PATH: process.env.PATH, NODE_ENV: 'production', CEILING_SERVER: server };
+  return startChild(server === 'stock' ? 'ceiling' : 'ceiling-prototypes', [path.join(PROJECT_ROOT, 'bench', 'ceiling-server.mjs')], env, '/ceiling');
 }
 
 function readStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {

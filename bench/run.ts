@@ -118,11 +118,14 @@ async function main(): Promise<void> {
     const api = await startApi(data.url, options);
     servers.push(api);
     const rss = monitorRss(api.pid);
-    servers.push(await startCeiling());
-    const ceilingBase = servers[1]?.base as string;
+    const ceiling = await startCeiling();
+    servers.push(ceiling);
+    const prototypes = await startCeiling('prototypes');
+    servers.push(prototypes);
     const targets: Targets = {
       api: api.base,
-      ceiling: ceilingBase,
+      ceiling: ceiling.base,
+      ceilingPrototypes: prototypes.base,
       adminToken: await accessToken(api.base, data.admin.email, data.admin.password),
       userToken: await accessToken(api.base, data.userEmails[0] as string, data.userPassword),
     };

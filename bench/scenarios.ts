@@ -11,6 +11,8 @@ export interface Scenario {
 export interface Targets {
   api: string;
   ceiling: string;
+  /** The same bare app served by the API's createHttpServer. */
+  ceilingPrototypes: string;
   adminToken: string;
   userToken: string;
 }
@@ -27,6 +29,12 @@ export function throughputScenarios(data: BenchData, t: Targets, o: BenchOptions
   const agentHeaders = data.agents.map((a) => bearer(a.token));
   return [
     { name: 'ceiling', description: 'bare Express 5, small JSON body', spec: { ...base, base: t.ceiling, method: 'GET', paths: ['/ceiling'], headers: [{}] } },
+    {
+      // Not a target: how far the ceiling moves when served as the API is (see createHttpServer).
+      name: 'ceiling-prototypes',
+      description: "the same bare app, served by the API's createHttpServer",
+      spec: { ...base, base: t.ceilingPrototypes, method: 'GET', paths: ['/ceiling'], headers: [{}] },
+    },
     { name: 'health', description: 'GET /health (database ping)', spec: { ...api, method: 'GET', paths: ['/health'], headers: [{}] } },
     {
       name: 'heartbeat',
