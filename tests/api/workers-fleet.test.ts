@@ -52,7 +52,7 @@ describe('GET /api/v1/workers/stats', () => {
   });
 
   it('matches hand-computed counts, sums and utilisation', async () => {
-    await createNode(db, { status: 'ACTIVE', isReady: true, isSchedulable: true, cpuCores: 8, allocatedCPU: 2.5, totalMemory: 32768n, allocatedMemory: 8192n, totalStorage: 500000n, allocatedStorage: 100000n, maxPods: 110, currentPods: 10 });
+    await createNode(db, { status: 'ACTIVE', isReady: true, isSchedulable: true, cpuCores: 8, allocatedCPU: 2.5, totalMemory: 32768n, allocatedMemory: 8192n, totalStorage: 500000n, allocatedStorage: 100000n, maxPods: 110, currentPods: 10, lastHeartbeat: ago(5) });
     await createNode(db, { status: 'MAINTENANCE', cpuCores: 4, totalMemory: 16384n, totalStorage: 250000n, lastHeartbeat: ago(600) });
     await createNode(db, { status: 'NOT_READY', isSchedulable: true, cpuCores: 16, allocatedCPU: 3.25, totalMemory: 65536n, allocatedMemory: 16384n, totalStorage: 1000000n, allocatedStorage: 500000n, maxPods: 250, currentPods: 40, lastHeartbeat: ago(20) });
     await createNode(db, { cpuCores: 2, totalMemory: 4096n, totalStorage: 20000n, lastHeartbeat: ago(100) });
@@ -74,6 +74,16 @@ describe('GET /api/v1/workers/stats', () => {
       // 5.75/32, 24576/120832, 600000/1780000, 50/690
       utilization: { cpu: 17.97, memory: 20.34, storage: 33.71, pods: 7.25 },
     });
+  });
+});
+
+describe('GET /api/v1/workers/stats, nodes that never sent a heartbeat', () => {
+  it('counts them offline, however recently they were registered', async () => {
+    await createNode(db);
+    await createNode(db, { status: 'ACTIVE', isReady: true });
+    await createNode(db, { lastHeartbeat: ago(1) });
+    const res = await ctx.request.get('/api/v1/workers/stats').set('Authorization', admin).expect(200);
+    expect(res.body.data).toMatchObject({ total: 3, online: 1, offline: 2 });
   });
 });
 
@@ -127,13 +137,35 @@ describe('GET /api/v1/workers/online and /offline', () => {
     const filtered = await ctx.request.get('/api/v1/workers/offline').query({ status: 'ACTIVE' }).set('Authorization', admin).expect(200);
     expect(filtered.body.data.workers.map((w: { id: string }) => w.id)).toEqual([late.node.id]);
   });
+
+  it('lists a node that never sent a heartbeat as offline, sorted as the oldest, with no heartbeat time', async () => {
+    const now = Date.now();
+    const never = await createNode(db);
+    const fresh = await createNode(db, { lastHeartbeat: ago(0, now) });
+    const dead = await createNode(db, { lastHeartbeat: ago(600, now) });
+
+    const online = await ctx.request.get('/api/v1/workers/online').set('Authorization', admin).expect(200);
+    expect(online.body.data.workers.map((w: { id: string }) => w.id)).toEqual([fresh.node.id]);
+    const offline = await ctx.request.get('/api/v1/workers/offline').set('Authorization', admin).expect(200);
+    expect(offline.body.data.workers.map((w: { id: string }) => w.id)).toEqual([dead.node.id, never.node.id]);
+    expect(offline.body.data.workers[1]).toMatchObject({ isOnline: false, lastHeartbeat: null, secondsSinceHeartbeat: null });
+    const oldestFirst = await ctx.request.get('/api/v1/workers/offline').query({ sortOrder: 'asc' }).set('Authorization', admin).expect(200);
+    expect(oldestFirst.body.data.workers.map((w: { id: string }) => w.id)).toEqual([never.node.id, dead.node.id]);
+
+    const all = await ctx.request.get('/api/v1/workers').query({ sortBy: 'lastHeartbeat' }).set('Authorization', admin).expect(200);
+    expect(all.body.data.workers.map((w: { id: string; isOnline: boolean }) => [w.id, w.isOnline])).toEqual([
+      [fresh.node.id, true],
+      [dead.node.id, false],
+      [never.node.id, false],
+    ]);
+  });
 });
 
 describe('sweepStaleNodes', () => {
   it('takes a node INACTIVE and not ready once the grace period passes without a heartbeat (clock driven)', async () => {
     const { node, auth } = await createNode(db);
     await ctx.request.post(`/api/v1/workers/${node.id}/heartbeat`).set('Authorization', auth).expect(200);
-    const beat = (await rowOf(node.id)).lastHeartbeat.getTime();
+    const beat = (await rowOf(node.id)).lastHeartbeat?.getTime() ?? 0;
 
     expect(await sweepStaleNodes(db, { now: new Date(beat + (GRACE - 1) * 1000), graceSeconds: GRACE })).toBe(0);
     expect(await rowOf(node.id)).toMatchObject({ status: 'ACTIVE', isReady: true });
@@ -164,6 +196,17 @@ describe('sweepStaleNodes', () => {
     expect(await rowOf(notReady.node.id)).toMatchObject({ status: 'INACTIVE', isReady: false, lastHealthCheck: now });
     expect(await rowOf(maintenance.node.id)).toMatchObject({ status: 'MAINTENANCE', statusReason: 'upgrade', isReady: false, lastHealthCheck: now });
     expect(await rowOf(pending.node.id)).toMatchObject({ status: 'PENDING', lastHealthCheck: pending.node.lastHealthCheck });
+  });
+
+  it('gives a node that never sent a heartbeat the grace period from its registration', async () => {
+    const now = new Date();
+    const young = await createNode(db, { status: 'ACTIVE', isReady: true, createdAt: ago(GRACE - 1, now.getTime()) });
+    const old = await createNode(db, { status: 'ACTIVE', isReady: true, createdAt: ago(GRACE + 1, now.getTime()) });
+    expect(young.node.lastHeartbeat).toBeNull();
+
+    expect(await sweepStaleNodes(db, { now, graceSeconds: GRACE })).toBe(1);
+    expect(await rowOf(young.node.id)).toMatchObject({ status: 'ACTIVE', isReady: true });
+    expect(await rowOf(old.node.id)).toMatchObject({ status: 'INACTIVE', isReady: false, lastHeartbeat: null, statusReason: `No heartbeat for more than ${GRACE}s` });
   });
 
   it('is idempotent, so several instances may run it at once', async () => {

@@ -44,7 +44,9 @@ describe('POST /api/v1/workers', () => {
     const body = registration();
     const res = await request.post('/api/v1/workers').set('Authorization', admin).send(body).expect(201);
     expect(res.body).toMatchObject({ success: true, statusCode: 201 });
-    const { node, agentToken } = res.body.data;
+    // The node's fields sit at `data` itself, as in the original API, with the token beside them.
+    const { agentToken, ...node } = res.body.data;
+    expect(res.body.data).not.toHaveProperty('node');
     expect(node).toMatchObject({
       name: body.name,
       hostname: body.hostname,
@@ -71,10 +73,26 @@ describe('POST /api/v1/workers', () => {
     expect(row.totalMemory).toBe(32768n);
   });
 
+  it('shows a node registered a moment ago as offline, with no heartbeat time, until its first heartbeat', async () => {
+    const res = await request.post('/api/v1/workers').set('Authorization', admin).send(registration()).expect(201);
+    const { id, name, agentToken } = res.body.data;
+    expect(res.body.data).toMatchObject({ isOnline: false, lastHeartbeat: null, secondsSinceHeartbeat: null });
+    expect((await db.workerNode.findUniqueOrThrow({ where: { id } })).lastHeartbeat).toBeNull();
+    const detail = await request.get(`/api/v1/workers/${id}`).set('Authorization', admin).expect(200);
+    expect(detail.body.data.node).toMatchObject({ isOnline: false, lastHeartbeat: null });
+    const listed = await request.get('/api/v1/workers').query({ search: name }).set('Authorization', admin).expect(200);
+    expect(listed.body.data.workers).toEqual([expect.objectContaining({ id, isOnline: false })]);
+
+    await request.post(`/api/v1/workers/${id}/heartbeat`).set('Authorization', `Bearer ${agentToken}`).expect(200);
+    const after = await request.get(`/api/v1/workers/${id}`).set('Authorization', admin).expect(200);
+    expect(after.body.data.node).toMatchObject({ isOnline: true, secondsSinceHeartbeat: expect.any(Number) });
+    expect(after.body.data.node.lastHeartbeat).toBe((await db.workerNode.findUniqueOrThrow({ where: { id } })).lastHeartbeat?.toISOString());
+  });
+
   it('accepts Kubernetes quantities for memory and storage, rounding down to whole MB', async () => {
     const res = await request.post('/api/v1/workers').set('Authorization', admin).send(registration({ totalMemory: '32Gi', totalStorage: '500G' })).expect(201);
-    expect(res.body.data.node).toMatchObject({ totalMemory: '32768', totalStorage: '476837' });
-    const row = await db.workerNode.findUniqueOrThrow({ where: { id: res.body.data.node.id } });
+    expect(res.body.data).toMatchObject({ totalMemory: '32768', totalStorage: '476837' });
+    const row = await db.workerNode.findUniqueOrThrow({ where: { id: res.body.data.id } });
     expect(row.totalStorage).toBe(476837n);
   });
 
@@ -101,7 +119,7 @@ describe('POST /api/v1/workers', () => {
   it('accepts IPv6 addresses and lower-cases the hostname', async () => {
     const body = registration({ ipAddress: '2001:db8::10' });
     const res = await request.post('/api/v1/workers').set('Authorization', admin).send({ ...body, hostname: body.hostname.toUpperCase() }).expect(201);
-    expect(res.body.data.node).toMatchObject({ ipAddress: '2001:db8::10', hostname: body.hostname });
+    expect(res.body.data).toMatchObject({ ipAddress: '2001:db8::10', hostname: body.hostname });
   });
 
   it('accepts Kubernetes well-known labels and taints with the three effects', async () => {
@@ -112,8 +130,8 @@ describe('POST /api/v1/workers', () => {
       { key: 'dedicated', value: 'gpu', effect: 'NoExecute' },
     ];
     const res = await request.post('/api/v1/workers').set('Authorization', admin).send(registration({ labels, taints })).expect(201);
-    expect(res.body.data.node.labels).toEqual(labels);
-    expect(res.body.data.node.taints).toEqual(taints);
+    expect(res.body.data.labels).toEqual(labels);
+    expect(res.body.data.taints).toEqual(taints);
   });
 
   it.each([
@@ -282,7 +300,7 @@ describe('GET /api/v1/workers', () => {
 
 describe('GET /api/v1/workers/:nodeId', () => {
   it('finds a node by id and by name', async () => {
-    const { node } = await createNode(db);
+    const { node } = await createNode(db, { lastHeartbeat: new Date() });
     const byId = await request.get(`/api/v1/workers/${node.id}`).set('Authorization', admin).expect(200);
     const byName = await request.get(`/api/v1/workers/${node.name}`).set('Authorization', admin).expect(200);
     expect(byId.body.data.node).toEqual({ ...byName.body.data.node, secondsSinceHeartbeat: expect.any(Number) });
@@ -400,6 +418,8 @@ describe('POST /api/v1/workers/:nodeId/token', () => {
     const res = await request.post(`/api/v1/workers/${node.id}/token`).set('Authorization', admin).expect(200);
     const { agentToken } = res.body.data;
     expect(agentToken).toMatch(/^mpn_/);
+    expect(res.body.data).toMatchObject({ id: node.id, name: node.name, hasAgentToken: true });
+    expect(res.body.data).not.toHaveProperty('node');
     expect((await db.workerNode.findUniqueOrThrow({ where: { id: node.id } })).agentTokenHash).toBe(hashAgentToken(agentToken));
     await request.post(`/api/v1/workers/${node.id}/heartbeat`).set('Authorization', oldAuth).expect(401);
     await request.post(`/api/v1/workers/${node.id}/heartbeat`).set('Authorization', `Bearer ${agentToken}`).expect(200);
@@ -410,6 +430,6 @@ describe('POST /api/v1/workers/:nodeId/token', () => {
     await db.workerNode.update({ where: { id: node.id }, data: { agentTokenHash: null } });
     expect((await request.get(`/api/v1/workers/${node.id}`).set('Authorization', admin)).body.data.node.hasAgentToken).toBe(false);
     const res = await request.post(`/api/v1/workers/${node.name}/token`).set('Authorization', admin).expect(200);
-    expect(res.body.data.node.hasAgentToken).toBe(true);
+    expect(res.body.data.hasAgentToken).toBe(true);
   });
 });

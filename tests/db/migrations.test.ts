@@ -7,6 +7,7 @@ import { runPrisma } from '../../src/lib/migrate.js';
 import { createDatabase, dropDatabase } from '../helpers/test-database.js';
 
 const REORDER = '20261201000000_worker_nodes_fixed_width_first';
+const NEVER_HEARTBEATED = '20261202100000_worker_nodes_never_heartbeated';
 
 /** Everything about a schema that matters, read from the catalog (works on any server version). */
 async function snapshot(url: string): Promise<Record<string, string[]>> {
@@ -87,6 +88,33 @@ describe('prisma/migrations', () => {
       // Constraints still hold on the rebuilt table.
       await expect(client.query(`INSERT INTO worker_nodes (id, name, hostname, "ipAddress", "cpuCores", "cpuArchitecture", "totalMemory", "totalStorage", architecture, "operatingSystem", "updatedAt")
         VALUES ('n3', 'node-1', 'node-3.local', '10.0.0.3', 4, 'x86_64', 1, 1, 'amd64', 'Debian', now())`)).rejects.toThrow(/worker_nodes_name_key/);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('clear the heartbeat time of nodes that never sent one, and keep every real heartbeat', async () => {
+    const url = await createDatabase(admin, 'minispod_heartbeat');
+    created.push(url);
+    const dir = path.join('prisma', 'migrations');
+    const names = fs.readdirSync(dir).filter((n) => fs.statSync(path.join(dir, n)).isDirectory()).sort();
+    const at = names.indexOf(NEVER_HEARTBEATED);
+    expect(at).toBeGreaterThan(0);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const apply = async (name: string) => client.query(fs.readFileSync(path.join(dir, name, 'migration.sql'), 'utf8'));
+      for (const name of names.slice(0, at)) await apply(name);
+      // As Prisma registered them: both columns from one reading of the clock.
+      const node = (id: string, heartbeat: string) => `('${id}', '${id}', '${id}.local', '10.0.0.1', 8, 'x86_64', 1, 1, 'amd64', 'Ubuntu', '2026-01-01 10:00:00.123', '${heartbeat}', now())`;
+      await client.query(`INSERT INTO worker_nodes (id, name, hostname, "ipAddress", "cpuCores", "cpuArchitecture", "totalMemory", "totalStorage", architecture, "operatingSystem", "createdAt", "lastHeartbeat", "updatedAt")
+        VALUES ${node('never', '2026-01-01 10:00:00.123')}, ${node('beating', '2026-01-01 10:00:07.5')}`);
+      await apply(NEVER_HEARTBEATED);
+      const rows = await client.query<{ id: string; lastHeartbeat: string | null }>(`SELECT id, "lastHeartbeat"::text AS "lastHeartbeat" FROM worker_nodes ORDER BY id`);
+      expect(rows.rows).toEqual([
+        { id: 'beating', lastHeartbeat: '2026-01-01 10:00:07.5' },
+        { id: 'never', lastHeartbeat: null },
+      ]);
     } finally {
       await client.end();
     }

@@ -59,7 +59,7 @@ describe('POST /api/v1/workers, in parallel for one node', () => {
     expect(rows).toHaveLength(1);
     // The agent token handed out belongs to the row that was kept.
     const winner = results.find((r) => r.status === 201);
-    expect(winner?.body.data.node.id).toBe(rows[0]?.id);
+    expect(winner?.body.data.id).toBe(rows[0]?.id);
     expect(hashAgentToken(winner?.body.data.agentToken)).toBe(rows[0]?.agentTokenHash);
   });
 

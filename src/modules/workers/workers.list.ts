@@ -19,7 +19,8 @@ function whereOf(query: ListNodesQuery, clock: Clock, liveness: Liveness | undef
   if (liveness) {
     // A timestamptz parameter read as UTC wall time, the way the column stores it, whatever the session's zone.
     const cutoff = `(${param(heartbeatCutoff(clock).toISOString(), 'timestamptz')} AT TIME ZONE 'UTC')`;
-    conditions.push(`"lastHeartbeat" ${liveness === 'online' ? '>=' : '<'} ${cutoff}`);
+    // A node that never sent a heartbeat (NULL) is offline.
+    conditions.push(liveness === 'online' ? `"lastHeartbeat" >= ${cutoff}` : `("lastHeartbeat" < ${cutoff} OR "lastHeartbeat" IS NULL)`);
   }
   if (query.search) {
     const pattern = param(containsPattern(query.search), 'text');
@@ -27,6 +28,9 @@ function whereOf(query: ListNodesQuery, clock: Clock, liveness: Liveness | undef
   }
   return { where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', values };
 }
+
+/** Nodes that never sent a heartbeat sort as the oldest: last when newest come first, first otherwise. */
+const nullsAsOldest = (sortBy: ListNodesQuery['sortBy'], order: 'ASC' | 'DESC') => (sortBy !== 'lastHeartbeat' ? '' : order === 'DESC' ? ' NULLS LAST' : ' NULLS FIRST');
 
 /**
  * A page of nodes and the total, in one statement. The sort column is one of the schema's
@@ -40,7 +44,7 @@ export async function listNodes(sql: Sql, query: ListNodesQuery, clock: Clock, l
     where,
     values,
     columns: '*',
-    orderBy: `"${query.sortBy}" ${order}, id ${order}`,
+    orderBy: `"${query.sortBy}" ${order}${nullsAsOldest(query.sortBy, order)}, id ${order}`,
     limit: query.limit,
     offset: (query.page - 1) * query.limit,
     search: query.search,

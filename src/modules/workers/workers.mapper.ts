@@ -11,9 +11,12 @@ export const secondsSince = (date: Date, now: Date) => Math.max(0, Math.floor((n
 /** A node is online when its last heartbeat is at or after this moment. */
 export const heartbeatCutoff = ({ now, graceSeconds }: Clock) => new Date(now.getTime() - graceSeconds * 1000);
 
+/** Online: a heartbeat arrived within the grace period. A node that never sent one is not. */
+export const isOnline = (lastHeartbeat: Date | null, clock: Clock) => lastHeartbeat !== null && lastHeartbeat >= heartbeatCutoff(clock);
+
 /** The wire view of a node: an allow-list, so the agent token hash can never leak. */
 export function toNodeDto(node: WorkerNode, clock: Clock) {
-  const secondsSinceHeartbeat = secondsSince(node.lastHeartbeat, clock.now);
+  const secondsSinceHeartbeat = node.lastHeartbeat && secondsSince(node.lastHeartbeat, clock.now);
   return {
     id: node.id,
     name: node.name,
@@ -40,10 +43,10 @@ export function toNodeDto(node: WorkerNode, clock: Clock) {
     containerRuntime: node.containerRuntime,
     kernelVersion: node.kernelVersion,
     osImage: node.osImage,
-    lastHeartbeat: node.lastHeartbeat.toISOString(),
+    lastHeartbeat: node.lastHeartbeat?.toISOString() ?? null,
     lastHealthCheck: node.lastHealthCheck.toISOString(),
     secondsSinceHeartbeat,
-    isOnline: node.lastHeartbeat >= heartbeatCutoff(clock),
+    isOnline: isOnline(node.lastHeartbeat, clock),
     hasAgentToken: node.agentTokenHash !== null,
     createdAt: node.createdAt.toISOString(),
     updatedAt: node.updatedAt.toISOString(),

@@ -190,10 +190,10 @@ export const nodeSchema = z
     containerRuntime: z.string().nullable(),
     kernelVersion: z.string().nullable(),
     osImage: z.string().nullable(),
-    lastHeartbeat: z.string(),
+    lastHeartbeat: z.string().nullable().openapi({ description: 'null until the node sends its first heartbeat' }),
     lastHealthCheck: z.string(),
-    secondsSinceHeartbeat: z.number().int(),
-    isOnline: z.boolean().openapi({ description: 'Last heartbeat within the grace period' }),
+    secondsSinceHeartbeat: z.number().int().nullable(),
+    isOnline: z.boolean().openapi({ description: 'A heartbeat arrived within the grace period (false for a node that never sent one)' }),
     hasAgentToken: z.boolean(),
     createdAt: z.string(),
     updatedAt: z.string(),
@@ -202,10 +202,10 @@ export const nodeSchema = z
 
 export const nodeListSchema = z.object({ workers: z.array(nodeSchema), pagination: paginationSchema });
 export const nodeDataSchema = z.object({ node: nodeSchema });
-export const nodeWithTokenSchema = z.object({
-  node: nodeSchema,
-  agentToken: z.string().openapi({ description: 'Bearer token of the node agent. Shown once: only its SHA-256 is stored.' }),
-});
+// The node's fields at the top of `data`, as the original API returned them, and the token beside them.
+export const nodeWithTokenSchema = nodeSchema
+  .extend({ agentToken: z.string().openapi({ description: 'Bearer token of the node agent. Shown once: only its SHA-256 is stored.' }) })
+  .openapi('WorkerNodeWithAgentToken');
 
 export const heartbeatResultSchema = z.object({
   id: z.string(),

@@ -25,7 +25,7 @@ export async function getNode(db: DbClient, ref: string, clock: Clock) {
 export async function createNode(db: DbClient, input: CreateNodeInput, clock: Clock) {
   const { token, hash } = newAgentToken();
   const node = await db.workerNode.create({ data: { ...input, agentTokenHash: hash } });
-  return { node: toNodeDto(node, clock), agentToken: token };
+  return withAgentToken(node, token, clock);
 }
 
 /**
@@ -95,5 +95,10 @@ export async function rotateAgentToken(db: DbClient, ref: string, clock: Clock) 
   const id = await resolveNodeId(db, ref);
   const { token, hash } = newAgentToken();
   const node = await db.workerNode.update({ where: { id }, data: { agentTokenHash: hash } });
-  return { node: toNodeDto(node, clock), agentToken: token };
+  return withAgentToken(node, token, clock);
+}
+
+/** The node's own fields at the top of `data`, as the original API and its clients have them, and the token beside them. */
+function withAgentToken(node: WorkerNode, agentToken: string, clock: Clock) {
+  return { ...toNodeDto(node, clock), agentToken };
 }

@@ -9,7 +9,8 @@ import { heartbeatCutoff, type Clock } from './workers.mapper.js';
  * or NOT_READY one also becomes INACTIVE (the node controller's NodeStatusUnknown). Operator
  * statuses (MAINTENANCE) and PENDING keep their status but lose isReady. One idempotent
  * statement: several API instances may run it at once, and a heartbeat that commits first
- * is re-checked by PostgreSQL before the row is changed.
+ * is re-checked by PostgreSQL before the row is changed. A node that never sent a heartbeat gets
+ * the grace period from its registration.
  * Returns how many nodes it changed; `now` is a parameter so tests drive the clock.
  */
 export async function sweepStaleNodes(db: DbClient, clock: Clock): Promise<number> {
@@ -23,7 +24,7 @@ export async function sweepStaleNodes(db: DbClient, clock: Clock): Promise<numbe
       "isReady" = false,
       "lastHealthCheck" = ${now},
       "updatedAt" = ${now}
-    WHERE "lastHeartbeat" < ${cutoff} AND (status IN ('ACTIVE', 'NOT_READY') OR "isReady")`;
+    WHERE COALESCE("lastHeartbeat", "createdAt") < ${cutoff} AND (status IN ('ACTIVE', 'NOT_READY') OR "isReady")`;
 }
 
 /** Runs the sweeper every `sweeperIntervalSeconds` (0 disables it). stop() waits for a sweep in flight. */
