@@ -52,9 +52,9 @@ async function seed(client: pg.Client, options: BenchOptions, hashes: string[], 
     [admin.email, admin.hash],
   );
   await client.query(
-    `INSERT INTO service_catalog (id, name, slug, "displayName", description, category, version, status, "dockerImage", "containerPort",
+    `INSERT INTO service_catalog (id, name, "nameKey", slug, "displayName", description, category, version, status, "dockerImage", "containerPort",
        "monthlyPrice", currency, "cpuRequest", "cpuLimit", "memRequest", "memLimit", storage, "environmentVars", "createdAt", "updatedAt")
-     SELECT 'bench-svc-' || i, 'Bench Service ' || i, 'bench-service-' || i, 'Bench Service ' || i || ' (self-hosted)',
+     SELECT 'bench-svc-' || i, 'Bench Service ' || i, 'bench service ' || i, 'bench-service-' || i, 'Bench Service ' || i || ' (self-hosted)',
             'A self-hostable application used to measure the catalog: web UI, REST API and a small worker process',
             (ARRAY['automation','cms','database','analytics','devtools'])[1 + i % 5], '1.' || i,
             (CASE WHEN i % 10 = 0 THEN 'INACTIVE' ELSE 'ACTIVE' END)::"ServiceStatus",

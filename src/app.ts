@@ -8,6 +8,7 @@ import { AppError } from './lib/errors/index.js';
 import { accessLog } from './lib/http/access-log.js';
 import { compose } from './lib/http/compose.js';
 import { errorMiddleware, notFoundHandler } from './lib/http/error-middleware.js';
+import { jsonBody } from './lib/http/json-body.js';
 import { addRoutes, createGuards, createLimiter, listRoutes, ok, registerModule, sendError, type ApiModule, type MountedRoute, type RateLimitStoreFactory } from './lib/http/index.js';
 import { requestContext } from './lib/http/request-context.js';
 import { securityHeaders } from './lib/http/security-headers.js';
@@ -96,7 +97,7 @@ export function buildApp({ db, config, logger, pool, rateLimitStore }: AppDeps):
       store: rateLimitStore,
       skip: (req) => req.path === '/health' || req.path === '/metrics' || (req.path.startsWith(API_PREFIX) && exempt.some((re) => re.test(req.path.slice(API_PREFIX.length)))),
     }),
-    express.json({ limit: config.bodyLimit, strict: true }),
+    jsonBody(config.bodyLimit),
   ];
   app.use(compose(everyRequest));
 

@@ -1,4 +1,5 @@
 import type { DbClient } from '../../src/lib/db.js';
+import { nameKeyOf } from '../../src/lib/text.js';
 
 interface SeedService {
   name: string;
@@ -165,6 +166,6 @@ export async function seedServices(db: DbClient): Promise<number> {
   const missing = SEED_SERVICES.filter((s) => !existing.has(s.slug));
   if (missing.length === 0) return 0;
   // skipDuplicates: a concurrent seed, or a service an administrator created under a seed name, is not an error.
-  const { count } = await db.serviceCatalog.createMany({ data: missing.map((s) => ({ ...s, status: 'ACTIVE' as const })), skipDuplicates: true });
+  const { count } = await db.serviceCatalog.createMany({ data: missing.map((s) => ({ ...s, nameKey: nameKeyOf(s.name), status: 'ACTIVE' as const })), skipDuplicates: true });
   return count;
 }

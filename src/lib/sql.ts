@@ -153,8 +153,11 @@ export function sqlFor(db: Db): Sql {
  */
 export const prepareSearch = (search: string | undefined) => search === undefined || /[\p{L}\p{N}]{3}/u.test(search);
 
+/** Text with LIKE's wildcards (and its escape character) escaped, for a match of the text itself. */
+export const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
 /** An ILIKE pattern that finds `text` anywhere, its wildcards escaped so that "%" searches for "%". */
-export const containsPattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+export const containsPattern = (text: string) => `%${escapeLike(text)}%`;
 
 export interface PageQuery {
   /** Table to read from. */

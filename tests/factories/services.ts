@@ -1,5 +1,6 @@
 import type { Db } from '../../src/lib/db.js';
 import type { Prisma } from '../../src/generated/prisma/client.js';
+import { nameKeyOf } from '../../src/lib/text.js';
 import { unique } from './unique.js';
 
 export type ServiceOverrides = Partial<Prisma.ServiceCatalogUncheckedCreateInput>;
@@ -10,6 +11,7 @@ export async function createService(db: Db, overrides: ServiceOverrides = {}) {
   return db.serviceCatalog.create({
     data: {
       name,
+      nameKey: nameKeyOf(name),
       slug: overrides.slug ?? name.toLowerCase().replace(/[^a-z0-9]+/g, '-'),
       displayName: overrides.displayName ?? name,
       description: 'A test service',

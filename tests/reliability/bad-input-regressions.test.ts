@@ -62,8 +62,9 @@ describe('text PostgreSQL cannot store (NUL) or Prisma cannot pass (unpaired sur
     expect(fields(res.body)).toContain(field);
   });
 
-  it('still accepts every well-formed character: emoji, right-to-left text, zero-width joiners', async () => {
-    const name = '𝕳𝖊𝖑𝖑𝖔 👩‍👩‍👧‍👦 שלום \u200B';
+  // A zero-width space is well-formed too, but names refuse it (input-hardening.test.ts): a hidden character lets one name pass for another.
+  it('still accepts every well-formed visible character: emoji joined by zero-width joiners, right-to-left text', async () => {
+    const name = '𝕳𝖊𝖑𝖑𝖔 👩‍👩‍👧‍👦 שלום ';
     const res = await send('put', `/api/v1/users/${admin.user.id}`, JSON.stringify({ name }));
     expect(res.status).toBe(200);
     expect((await ctx.db.user.findUniqueOrThrow({ where: { id: admin.user.id } })).name).toBe(name.trim());

@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import { AppError, forbidden, normalizeError, unauthorized } from '../errors/index.js';
@@ -26,6 +26,12 @@ export interface Access {
   handlers: RequestHandler[];
   /** Whether the OpenAPI document marks the route as needing a bearer token. */
   bearer: boolean;
+  /**
+   * The rest of an authentication the handlers leave to the route's own statement (agent tokens
+   * are proven by the report's UPDATE). Runs before a validation error is answered, so a caller
+   * that is not who it claims learns nothing about the input: it gets the 401 or 403.
+   */
+  confirm?: (req: Request, res: Response) => Promise<void>;
 }
 
 export interface Guards {

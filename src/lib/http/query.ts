@@ -8,16 +8,22 @@ export const queryBool = z
 
 export const MAX_PAGE_SIZE = 100;
 
+/** Query-string integer in decimal digits: `z.coerce.number` would read "0x10" as 16, "1e3" as 1000 and " 2" as 2. */
+const queryInt = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .regex(/^[0-9]+$/, 'must be a whole number in decimal digits')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .openapi({ type: 'integer', minimum: min, ...(max < Number.MAX_SAFE_INTEGER && { maximum: max }), default: fallback });
+
 /** `page`, `limit` (default 10, capped at 100), `search`, whitelisted `sortBy`, `sortOrder`. */
 export function listQuery<const S extends readonly [string, ...string[]]>(sortFields: S, defaultSort: S[number]) {
   return z.strictObject({
-    page: z.coerce.number().int().min(1).max(1_000_000).default(1),
-    limit: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .default(10)
-      .transform((n) => Math.min(n, MAX_PAGE_SIZE)),
+    page: queryInt(1, 1_000_000, 1).default(1),
+    limit: queryInt(1, Number.MAX_SAFE_INTEGER, 10)
+      .transform((n) => Math.min(n, MAX_PAGE_SIZE))
+      .default(10),
     search: z.string().trim().max(100).optional(),
     sortBy: z.enum(sortFields).default(defaultSort),
     sortOrder: z.enum(['asc', 'desc']).default('desc'),

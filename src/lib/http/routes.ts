@@ -87,7 +87,7 @@ export function addRoutes(target: RouteTarget, prefix: string, mod: ApiModule): 
       res.locals.routeTemplate = path;
       next();
     };
-    const chain = [markRoute, ...(def.before ?? []), ...def.access.handlers, validate({ params: def.params as z.ZodType | undefined, query: def.query as z.ZodType | undefined, body: def.body as z.ZodType | undefined }), handler];
+    const chain = [markRoute, ...(def.before ?? []), ...def.access.handlers, validate({ params: def.params as z.ZodType | undefined, query: def.query as z.ZodType | undefined, body: def.body as z.ZodType | undefined }, def.access.confirm), handler];
     const route = compose(chain);
     for (const method of methodsOf(def)) target[method](path, route);
   }

@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { AppError, zodToFieldErrors } from '../errors/index.js';
 
@@ -24,26 +24,33 @@ export interface RequestSchemas {
 /**
  * One zod middleware for params, query and body. Every part is checked and all problems are
  * reported together; the parsed values are stored on `req.input` (Express 5's `req.query` is read-only).
+ * `confirm` (see Access) runs before the problems are answered, and may answer 401/403 instead.
  */
-export function validate(schemas: RequestSchemas): RequestHandler {
-  return (req, _res, next) => {
+export function validate(schemas: RequestSchemas, confirm?: (req: Request, res: Response) => Promise<void>): RequestHandler {
+  return (req, res, next) => {
     const input: ValidatedInput = { params: req.params, query: undefined, body: undefined };
     const errors: { field: string; message: string }[] = [];
     for (const part of ['params', 'query', 'body'] as const) {
       const schema = schemas[part];
       if (!schema) continue;
       const raw: unknown = part === 'body' ? (req.body ?? {}) : req[part];
-      const unstorable = findUnstorableText(raw);
-      if (unstorable !== undefined) {
-        const field = [...(part === 'body' ? [] : [part]), ...unstorable].join('.') || '(root)';
-        errors.push({ field, message: 'must not contain NUL characters or unpaired UTF-16 surrogates' });
+      const unacceptable = findUnacceptableText(raw);
+      if (unacceptable !== undefined) {
+        const field = [...(part === 'body' ? [] : [part]), ...unacceptable.path].join('.') || '(root)';
+        errors.push({ field, message: unacceptable.message });
         continue;
       }
       const result = schema.safeParse(raw);
       if (result.success) input[part] = result.data;
       else errors.push(...zodToFieldErrors(result.error).map((e) => ({ ...e, field: part === 'body' ? e.field : `${part}.${e.field}` })));
     }
-    if (errors.length > 0) throw new AppError('VALIDATION_ERROR', `Validation failed: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, { errors });
+    if (errors.length > 0) {
+      const invalid = new AppError('VALIDATION_ERROR', `Validation failed: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, { errors });
+      if (!confirm) throw invalid;
+      return confirm(req, res).then(() => {
+        throw invalid;
+      });
+    }
     req.input = input;
     next();
   };
@@ -53,6 +60,7 @@ export function validate(schemas: RequestSchemas): RequestHandler {
 // check such input reaches the database and fails there as a 500.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const unstorable = (s: string) => s.includes('\0') || LONE_SURROGATE.test(s);
+const UNSTORABLE_MESSAGE = 'must not contain NUL characters or unpaired UTF-16 surrogates';
 
 interface Visit {
   value: unknown;
@@ -60,8 +68,13 @@ interface Visit {
   parent?: Visit;
 }
 
-/** Path of the first string (value or key) that cannot be stored; iterative, so deep JSON cannot overflow the stack. */
-function findUnstorableText(root: unknown): string[] | undefined {
+/**
+ * The first string (value or key) that cannot be stored, or the first key named `__proto__`:
+ * JSON.parse makes it an ordinary key, but zod skips it and any copy into an object drops it, so a
+ * label or an environment variable of that name would vanish without a word. Iterative, so deep
+ * JSON cannot overflow the stack.
+ */
+function findUnacceptableText(root: unknown): { path: string[]; message: string } | undefined {
   const pathOf = (v: Visit): string[] => {
     const keys: string[] = [];
     for (let n: Visit | undefined = v; n?.parent; n = n.parent) keys.push(n.key as string);
@@ -71,10 +84,11 @@ function findUnstorableText(root: unknown): string[] | undefined {
   for (let visit = stack.pop(); visit; visit = stack.pop()) {
     const { value } = visit;
     if (typeof value === 'string') {
-      if (unstorable(value)) return pathOf(visit);
+      if (unstorable(value)) return { path: pathOf(visit), message: UNSTORABLE_MESSAGE };
     } else if (value && typeof value === 'object') {
       for (const [key, child] of Object.entries(value)) {
-        if (unstorable(key)) return [...pathOf(visit), '(key)'];
+        if (key === '__proto__') return { path: [...pathOf(visit), key], message: '"__proto__" is not accepted as a key' };
+        if (unstorable(key)) return { path: [...pathOf(visit), '(key)'], message: UNSTORABLE_MESSAGE };
         stack.push({ value: child, key, parent: visit });
       }
     }

@@ -1,5 +1,6 @@
 import type { DbClient } from '../../lib/db.js';
 import { AppError } from '../../lib/errors/index.js';
+import { HIDDEN_TEXT_MESSAGE, isVisibleText } from '../../lib/text.js';
 import { z } from '../../lib/zod.js';
 import type { Role } from '../../generated/prisma/enums.js';
 
@@ -11,7 +12,13 @@ export const emailSchema = z
   .pipe(z.email('Must be a valid email address').max(254))
   .openapi({ type: 'string', format: 'email', example: 'john@example.com' });
 
-export const nameSchema = z.string().trim().min(2, 'Name must be at least 2 characters long').max(100, 'Name must be at most 100 characters long');
+export const nameSchema = z
+  .string()
+  .trim()
+  .min(2, 'Name must be at least 2 characters long')
+  .max(100, 'Name must be at most 100 characters long')
+  // Hidden characters would let one user pass for another in every list an administrator reads.
+  .refine(isVisibleText, `Name ${HIDDEN_TEXT_MESSAGE}`);
 
 /** The columns a user view is built from: never the password hash. */
 export const USER_VIEW_SELECT = {

@@ -1,4 +1,5 @@
 import { badRequest, type FieldError } from '../../lib/errors/index.js';
+import { nameKeyOf } from '../../lib/text.js';
 import type { ServiceStatus } from '../../generated/prisma/enums.js';
 import type { CreateServiceInput, UpdateServiceInput } from './catalog.schemas.js';
 import { quantityAmount, type QuantityKind } from './quantities.js';
@@ -15,6 +16,8 @@ export interface StoredService {
 /** Columns a write sets; undefined means "leave as is". */
 export interface ServiceWrite {
   name?: string;
+  /** Set with name: the unique key that compares names as people read them. */
+  nameKey?: string;
   displayName?: string;
   description?: string | null;
   category?: string;
@@ -66,7 +69,7 @@ function statusOf(body: UpdateServiceInput, current: StoredService | null): Serv
   return current?.status === 'DEPRECATED' ? 'DEPRECATED' : 'INACTIVE';
 }
 
-export type ServiceCreate = ServiceWrite & Required<Pick<ServiceWrite, 'name' | 'displayName' | 'category' | 'version' | 'status' | 'monthlyPrice' | 'cpuRequest' | 'cpuLimit' | 'memRequest' | 'memLimit'>>;
+export type ServiceCreate = ServiceWrite & Required<Pick<ServiceWrite, 'name' | 'nameKey' | 'displayName' | 'category' | 'version' | 'status' | 'monthlyPrice' | 'cpuRequest' | 'cpuLimit' | 'memRequest' | 'memLimit'>>;
 
 export function toCreateData(body: CreateServiceInput, currency: string): ServiceCreate {
   // resolve() throws when a required value is missing, so every field of ServiceCreate is set here.
@@ -106,6 +109,7 @@ function resolve(body: CreateServiceInput | UpdateServiceInput, current: StoredS
 
   return {
     name: body.name,
+    nameKey: body.name === undefined ? undefined : nameKeyOf(body.name),
     displayName: body.displayName ?? (current ? undefined : body.name),
     description: body.description,
     category: body.category,

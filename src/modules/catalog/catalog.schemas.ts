@@ -1,4 +1,5 @@
 import { listQuery } from '../../lib/http/index.js';
+import { HIDDEN_TEXT_MESSAGE, isVisibleText } from '../../lib/text.js';
 import { z } from '../../lib/zod.js';
 import { parseQuantity, type QuantityKind } from './quantities.js';
 
@@ -30,6 +31,8 @@ const quantity = (kind: QuantityKind) =>
     });
 
 const text = (max: number) => z.string().trim().min(1).max(max);
+// A name that could hide a character could look exactly like another service's.
+const visibleText = (max: number) => text(max).refine(isVisibleText, HIDDEN_TEXT_MESSAGE);
 const nullableText = (max: number) =>
   z
     .string()
@@ -53,8 +56,8 @@ const environmentVars = z
 
 /** Writable fields; both the README body (pricing, resources, status) and the flat dashboard body. */
 const fields = {
-  name: text(100).openapi({ example: 'N8N Automation' }),
-  displayName: text(100).openapi({ description: 'Defaults to name' }),
+  name: visibleText(100).openapi({ example: 'N8N Automation', description: 'Unique, compared after Unicode NFKC normalization and case folding' }),
+  displayName: visibleText(100).openapi({ description: 'Defaults to name' }),
   description: nullableText(2000),
   category: text(50)
     .toLowerCase()

@@ -1,11 +1,13 @@
 import type { Db, DbClient, Prisma } from '../../lib/db.js';
 import { AppError, conflict, notFound } from '../../lib/errors/index.js';
 import { pageWindow, paginate } from '../../lib/http/index.js';
+import { escapeLike } from '../../lib/sql.js';
+import { nameKeyOf } from '../../lib/text.js';
 import type { ServiceStatus } from '../../generated/prisma/enums.js';
 import { toCreateData, toUpdateData } from './catalog.input.js';
 import { toAdminService, toPublicService } from './catalog.mapper.js';
 import type { AdminListQuery, CreateServiceInput, UpdateServiceInput } from './catalog.schemas.js';
-import { freeSlug, slugify } from './slug.js';
+import { freeSlug, lockSlugFamily, slugify } from './slug.js';
 
 const WITH_COUNT = { _count: { select: { subscriptions: true } } } as const;
 
@@ -16,7 +18,8 @@ interface Filters {
 }
 
 function whereOf({ search, category, status }: Filters): Prisma.ServiceCatalogWhereInput {
-  const contains = { contains: search, mode: 'insensitive' } as const;
+  // Prisma passes `contains` into LIKE as it is: % and _ would be wildcards.
+  const contains = { contains: search && escapeLike(search), mode: 'insensitive' } as const;
   return {
     ...(status ? { status } : {}),
     ...(category ? { category } : {}),
@@ -91,7 +94,7 @@ export async function getService(db: DbClient, idOrSlug: string, asAdmin: boolea
 }
 
 async function assertNameFree(db: DbClient, name: string, exceptId?: string) {
-  const clash = await db.serviceCatalog.findFirst({ where: { name: { equals: name, mode: 'insensitive' }, ...(exceptId ? { id: { not: exceptId } } : {}) }, select: { name: true } });
+  const clash = await db.serviceCatalog.findFirst({ where: { nameKey: nameKeyOf(name), ...(exceptId ? { id: { not: exceptId } } : {}) }, select: { name: true } });
   if (clash) throw conflict('name', `A service named '${clash.name}' already exists`);
 }
 
@@ -103,31 +106,42 @@ function uniqueFields(err: unknown): string[] {
   return Array.isArray(fields) ? fields.map(String) : [];
 }
 
-export async function createService(db: DbClient, input: CreateServiceInput, currency: string) {
+/** A concurrent write took the name after assertNameFree looked: the unique key decided. */
+function nameTakenMeanwhile(err: unknown): unknown {
+  const fields = uniqueFields(err);
+  return fields.includes('nameKey') || fields.includes('name') ? conflict('name', 'A service with this name already exists') : err;
+}
+
+export async function createService(db: Db, input: CreateServiceInput, currency: string) {
   const data = toCreateData(input, currency);
   await assertNameFree(db, data.name);
   const base = slugify(data.name);
-  // Two creates can pick the same free slug; the unique index decides and the loser picks again.
-  for (let attempt = 0; ; attempt++) {
-    const slug = await freeSlug(db, base);
+  for (let attempt = 1; ; attempt++) {
     try {
-      const row = await db.serviceCatalog.create({ data: { ...data, slug, currency }, include: WITH_COUNT });
+      const row = await db.$transaction(async (tx) => {
+        await lockSlugFamily(tx, base);
+        return tx.serviceCatalog.create({ data: { ...data, slug: await freeSlug(tx, base), currency }, include: WITH_COUNT });
+      });
       return toAdminService(row);
     } catch (err) {
-      if (attempt >= 4 || !uniqueFields(err).includes('slug')) throw err;
+      // Slugs written without the lock (the seed's) can still take the one picked: pick again.
+      if (attempt >= 3 || !uniqueFields(err).includes('slug')) throw nameTakenMeanwhile(err);
     }
   }
 }
 
 export async function updateService(db: Db, id: string, input: UpdateServiceInput, currency: string) {
   if (input.name !== undefined) await assertNameFree(db, input.name, id);
-  return db.$transaction(async (tx) => {
+  const update = db.$transaction(async (tx) => {
     // Locks the row so a concurrent update cannot slip a request above the limit checked here.
     await tx.$queryRaw`SELECT id FROM service_catalog WHERE id = ${id} FOR UPDATE`;
     const current = await tx.serviceCatalog.findUnique({ where: { id }, select: { status: true, cpuRequest: true, cpuLimit: true, memRequest: true, memLimit: true } });
     if (!current) throw notFound('service', id);
     const row = await tx.serviceCatalog.update({ where: { id }, data: toUpdateData(input, current, currency), include: WITH_COUNT });
     return toAdminService(row);
+  });
+  return update.catch((err: unknown) => {
+    throw nameTakenMeanwhile(err);
   });
 }
 

@@ -17,6 +17,17 @@ export function slugify(name: string): string {
   return slug || 'service';
 }
 
+/**
+ * Makes creates whose slugs could clash pick one after the other, until the transaction ends.
+ * Every candidate of a base ("ghost", "ghost-2") and every base that could yield one of them
+ * ("Ghost 2" -> "ghost-2") strips to one root: parallel creates of such names otherwise all read
+ * the same free slug, and all but one fail on the unique index.
+ */
+export async function lockSlugFamily(tx: DbClient, base: string): Promise<void> {
+  const root = base.replace(/(?:-[0-9]+)+$/, '');
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`service_catalog.slug:${root}`}::text, 0))`;
+}
+
 /** The base slug, or the base with the smallest free numeric suffix ("ghost-2") when it is taken. */
 export async function freeSlug(db: DbClient, base: string): Promise<string> {
   const taken = new Set((await db.serviceCatalog.findMany({ where: { slug: { startsWith: base } }, select: { slug: true } })).map((r) => r.slug));

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import type { DbClient } from '../../lib/db.js';
 import { forbidden, invalidToken, unauthorized } from '../../lib/errors/index.js';
 import type { Access, Guards } from '../../lib/http/index.js';
 import { bearerToken } from '../../lib/jwt.js';
@@ -24,6 +25,12 @@ export type ReportCaller = { kind: 'agent'; tokenHash: string } | { kind: 'admin
 
 const CALLER = 'workerReportCaller';
 
+/** 401 when no node has the agent's token, 403 when the node in the path (id or name) is another. */
+export function assertAgentOf(tokenNode: { id: string; name: string } | undefined | null, ref: string): void {
+  if (!tokenNode) throw invalidToken('Invalid agent token');
+  if (tokenNode.id !== ref && tokenNode.name !== ref) throw forbidden('This agent token belongs to another worker node');
+}
+
 export function reportCaller(res: Response): ReportCaller {
   const caller = res.locals[CALLER] as ReportCaller | undefined;
   if (!caller) throw unauthorized();
@@ -34,9 +41,11 @@ export function reportCaller(res: Response): ReportCaller {
  * Access for heartbeat and resource reports: a node agent token, or an administrator access
  * token. Agent tokens are not JWTs, so every other route's guard rejects them with 401. This
  * guard only checks the token's shape; whether it belongs to the node in the path is decided
- * by the report's own SQL statement, so a heartbeat costs one round trip to the database.
+ * by the report's own SQL statement, so a heartbeat costs one round trip to the database. Only a
+ * report that fails validation pays for a separate check (`confirm`), so that a bogus token gets
+ * 401, not the validation details.
  */
-export function agentOrAdminAccess(guards: Guards): Access {
+export function agentOrAdminAccess(guards: Guards, db: DbClient): Access {
   const handler: RequestHandler = async (req, res, next) => {
     const token = bearerToken(req.get('authorization'));
     if (!token) throw unauthorized('Authentication required: send the node agent token (or an administrator access token) as `Authorization: Bearer <token>`');
@@ -51,5 +60,10 @@ export function agentOrAdminAccess(guards: Guards): Access {
     }
     next();
   };
-  return { kind: 'agent-or-admin', handlers: [handler], bearer: true };
+  const confirm = async (req: Request, res: Response) => {
+    const caller = reportCaller(res);
+    if (caller.kind !== 'agent') return;
+    assertAgentOf(await db.workerNode.findUnique({ where: { agentTokenHash: caller.tokenHash }, select: { id: true, name: true } }), String(req.params.nodeId));
+  };
+  return { kind: 'agent-or-admin', handlers: [handler], bearer: true, confirm };
 }

@@ -1,8 +1,8 @@
 import { Prisma } from '../../generated/prisma/client.js';
 import type { WorkerNodeStatus } from '../../generated/prisma/enums.js';
 import type { DbClient } from '../../lib/db.js';
-import { AppError, badRequest, forbidden, invalidToken, notFound, type FieldError } from '../../lib/errors/index.js';
-import type { ReportCaller } from './workers.agent-auth.js';
+import { AppError, badRequest, notFound, type FieldError } from '../../lib/errors/index.js';
+import { assertAgentOf, type ReportCaller } from './workers.agent-auth.js';
 import { isPlainHeartbeat, type ReportBatchers } from './workers.batch.js';
 import type { HeartbeatInput, ResourcesInput } from './workers.schemas.js';
 import { resolveNodeId } from './workers.service.js';
@@ -127,8 +127,8 @@ async function applyReport(db: DbClient, caller: ReportCaller, ref: string, repo
       caller.kind === 'agent'
         ? await db.$queryRaw<ReportedRow[]>`SELECT * FROM worker_nodes WHERE "agentTokenHash" = ${caller.tokenHash}`
         : await db.$queryRaw<ReportedRow[]>`SELECT * FROM worker_nodes WHERE id = ${adminNodeId}`;
-    if (!node) throw caller.kind === 'agent' ? invalidToken('Invalid agent token') : notFound('worker node', ref);
-    if (caller.kind === 'agent' && node.id !== ref && node.name !== ref) throw forbidden('This agent token belongs to another worker node');
+    if (caller.kind === 'agent') assertAgentOf(node, ref);
+    if (!node) throw notFound('worker node', ref);
     const problems = capacityProblems(node, report);
     if (problems.length > 0) throw badRequest(`Report exceeds the node's capacity: ${problems.map((p) => p.message).join('; ')}`, problems);
     // The node changed between the two statements and the report now fits: try again.

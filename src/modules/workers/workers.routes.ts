@@ -23,7 +23,7 @@ import {
 export function workersRoutes({ db, config, guards }: ModuleDeps): RouteDef[] {
   const c = workersController({ db, config });
   const admin = guards.admin;
-  const agentOrAdmin = agentOrAdminAccess(guards);
+  const agentOrAdmin = agentOrAdminAccess(guards, db);
   const nodeResponse = (description: string) => ({ 200: { description, schema: nodeDataSchema } });
 
   // The agents' reports come first: they are most of the traffic, and Express tries routes in

@@ -1,7 +1,7 @@
 import type { Prisma, WorkerNode } from '../../generated/prisma/client.js';
 import type { WorkerNodeStatus } from '../../generated/prisma/enums.js';
 import type { DbClient } from '../../lib/db.js';
-import { AppError, fieldError, notFound } from '../../lib/errors/index.js';
+import { AppError, conflict, fieldError, notFound } from '../../lib/errors/index.js';
 import { newAgentToken } from './workers.agent-auth.js';
 import { toNodeDto, type Clock } from './workers.mapper.js';
 import type { CreateNodeInput, UpdateNodeInput } from './workers.schemas.js';
@@ -14,6 +14,17 @@ async function findNode(db: DbClient, ref: string): Promise<WorkerNode> {
   return node;
 }
 
+/**
+ * Refuses another node's id as a name: an id wins in findNode, so that name would reach the other
+ * node. (A node's own id is harmless. New ids are random, so a later node cannot take a name.)
+ */
+async function assertNameIsNoOtherId(db: DbClient, name: string | undefined, ownId?: string) {
+  if (name === undefined || name === ownId) return;
+  if (await db.workerNode.findUnique({ where: { id: name }, select: { id: true } })) {
+    throw conflict('name', `'${name}' is the id of another worker node: lookups by id or name could not tell them apart`);
+  }
+}
+
 export async function resolveNodeId(db: DbClient, ref: string): Promise<string> {
   return (await findNode(db, ref)).id;
 }
@@ -23,6 +34,7 @@ export async function getNode(db: DbClient, ref: string, clock: Clock) {
 }
 
 export async function createNode(db: DbClient, input: CreateNodeInput, clock: Clock) {
+  await assertNameIsNoOtherId(db, input.name);
   const { token, hash } = newAgentToken();
   const node = await db.workerNode.create({ data: { ...input, agentTokenHash: hash } });
   return withAgentToken(node, token, clock);
@@ -34,6 +46,7 @@ export async function createNode(db: DbClient, input: CreateNodeInput, clock: Cl
  */
 export async function updateNode(db: DbClient, ref: string, input: UpdateNodeInput, clock: Clock) {
   const id = await resolveNodeId(db, ref);
+  await assertNameIsNoOtherId(db, input.name, id);
   const guard: Prisma.WorkerNodeWhereInput = {
     id,
     ...(input.cpuCores !== undefined && { allocatedCPU: { lte: input.cpuCores } }),
