@@ -1,7 +1,7 @@
 // `npm run bench`: minispod against the bare-Express ceiling on this machine. Starts an embedded
 // PostgreSQL with realistic volume, the API (as `npm start` runs it) and a bare Express app as
 // child processes, drives each scenario from a separate load-generator process, and prints and
-// saves the results. See the Performance section of the README.
+// saves the results. See docs/performance.md.
 import path from 'node:path';
 import { PROJECT_ROOT } from '../src/lib/migrate.js';
 import { measureRawBcrypt, threadPoolSize, type RawBcryptResult } from './bcrypt-raw.js';

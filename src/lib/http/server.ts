@@ -9,7 +9,7 @@ import type { Express } from 'express';
  * V8 handles a changed prototype badly: under heartbeat load, 3.1 MB of young objects survived
  * each scavenge and 2.1 MB were promoted, so the old generation was collected about four times a
  * second. With the objects created on the right prototype, 0.6 MB survive and 0.3 MB are promoted
- * (see the Performance section of the README).
+ * (see docs/performance.md).
  *
  * Node creates them here as instances of subclasses whose prototypes sit on top of the app's
  * (so `req.app`, `req.ip`, `res.status` and the rest resolve as before), and those prototypes
