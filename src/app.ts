@@ -16,11 +16,15 @@ import type { Logger } from './lib/logger.js';
 import { buildOpenApiDocument } from './lib/openapi.js';
 import { healthRoutes } from './lib/health.js';
 import { createMetrics, metricsRoutes } from './lib/metrics.js';
+import { noJobs, type JobQueue, type QueueInfo } from './lib/jobs.js';
 import { authModule } from './modules/auth/index.js';
 import { catalogModule } from './modules/catalog/index.js';
+import { notificationsModule } from './modules/notifications/index.js';
+import { operationsModule } from './modules/operations/index.js';
 import type { ModuleDeps } from './modules/types.js';
 import { usersModule } from './modules/users/index.js';
 import { workersModule } from './modules/workers/index.js';
+import { QUEUE_INFO } from './queues.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -32,6 +36,9 @@ export interface AppDeps {
   pool?: pg.Pool;
   /** Shared store for rate limits (e.g. Redis) when several instances serve one API. */
   rateLimitStore?: RateLimitStoreFactory;
+  /** The job runner's queue; without one, work waits for a process that runs jobs. */
+  jobs?: JobQueue;
+  queues?: readonly QueueInfo[];
 }
 
 export interface BuiltApp extends Express {
@@ -39,7 +46,7 @@ export interface BuiltApp extends Express {
 }
 
 /** Builds the Express app without listening, so tests and the server share it. */
-export function buildApp({ db, config, logger, pool, rateLimitStore }: AppDeps): BuiltApp {
+export function buildApp({ db, config, logger, pool, rateLimitStore, jobs = noJobs, queues = QUEUE_INFO }: AppDeps): BuiltApp {
   const app = express() as unknown as BuiltApp;
   app.disable('x-powered-by');
   // Every envelope carries its own timestamp, so no ETag could ever match a later response: hashing
@@ -48,10 +55,10 @@ export function buildApp({ db, config, logger, pool, rateLimitStore }: AppDeps):
   app.set('trust proxy', config.trustProxy);
 
   const guards = createGuards({ db, config });
-  const metrics = createMetrics({ db, pool });
-  const deps: ModuleDeps = { db, config, logger, guards, rateLimitStore, metrics };
+  const metrics = createMetrics({ db, pool, jobs: { schema: config.jobs.schema, queues } });
+  const deps: ModuleDeps = { db, config, logger, guards, rateLimitStore, metrics, jobs, queues };
   const workers = workersModule(deps);
-  const modules: ApiModule[] = [authModule(deps), usersModule(deps), catalogModule(deps), workers];
+  const modules: ApiModule[] = [authModule(deps), usersModule(deps), catalogModule(deps), workers, notificationsModule(deps), operationsModule(deps)];
   const health = healthRoutes(db);
   const metricsModule = metricsRoutes(metrics, config.metricsToken);
 

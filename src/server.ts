@@ -7,10 +7,11 @@ import { PortInUseError } from './lib/embedded-postgres.js';
 import { createHttpServer, reportError } from './lib/http/index.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { migrateDeploy } from './lib/migrate.js';
-import { allJobs } from './lib/periodic.js';
+import { createJobRunner, noJobs } from './lib/jobs.js';
 import { lowerHelperThreadPriority } from './lib/thread-priority.js';
-import { startTokenCleanup } from './modules/auth/index.js';
+import { createMailer } from './modules/notifications/index.js';
 import { startBackgroundJobs } from './modules/workers/index.js';
+import { declareQueues } from './queues.js';
 import { SEED_ACCOUNTS, seed } from '../prisma/seed.js';
 
 interface Running {
@@ -64,19 +65,39 @@ export async function start(config: Config, logger: Logger): Promise<Running> {
       logger.info(`Seeded ${result.users} users, ${result.services} services, ${result.workers} worker nodes`);
     }
 
-    const app = buildApp({ db: handle.db, pool: handle.pool, config, logger });
+    const mailer = createMailer({ config, logger });
+    stoppables.push({ name: 'mailer', stop: mailer.close });
+    // Jobs stop after the HTTP server (stoppables run in reverse), so requests in flight can still queue work.
+    const runner = config.jobs.enabled
+      ? createJobRunner({
+          url: database.url,
+          schema: config.jobs.schema,
+          queues: (jobs) => declareQueues({ db: handle.db, config, logger, mailer }, jobs),
+          logger,
+          timezone: config.jobs.timezone,
+          pollIntervalSeconds: config.jobs.pollIntervalSeconds,
+          graceMs: config.shutdownGraceMs,
+        })
+      : undefined;
+    if (runner) {
+      await runner.start();
+      stoppables.push({ name: 'job queues', stop: runner.stop });
+    }
+
+    const app = buildApp({ db: handle.db, pool: handle.pool, config, logger, jobs: runner ?? noJobs });
     // buildApp started the dummy hash, so libuv's pool threads exist now.
     lowerHelperThreadPriority(config.threadPoolNice);
     const server = await listen(app, config);
-    const jobDeps = { db: handle.db, config, logger };
-    const jobs = allJobs([startBackgroundJobs(jobDeps), startTokenCleanup(jobDeps)]);
-    stoppables.push({ name: 'background jobs', stop: jobs.stop });
+    const sweeper = startBackgroundJobs({ db: handle.db, config, logger });
+    stoppables.push({ name: 'liveness sweeper', stop: sweeper.stop });
     stoppables.push({ name: 'HTTP server', stop: () => closeServer(server, config.shutdownGraceMs, logger) });
 
     const base = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${(server.address() as { port: number }).port}`;
     const lines = [
       `minispod API ready in ${((Date.now() - t0) / 1000).toFixed(1)}s at ${base}/api/v1 (health: ${base}/health, docs: ${base}/api/docs)`,
       `Database: ${maskUrl(database.url)}${database.embedded ? ' (embedded PostgreSQL, data in ' + config.dataDir + '/postgres)' : ''}`,
+      `Jobs: ${runner ? `pg-boss in schema "${config.jobs.schema}" of that database (cron in ${config.jobs.timezone})` : 'disabled (JOBS_ENABLED=false): this process runs no background jobs'}`,
+      `Email: ${mailer.describe()}`,
     ];
     if (config.env !== 'production' || seeded) {
       lines.push('Seeded accounts:', ...SEED_ACCOUNTS.map((a) => `  ${a.role.padEnd(13)} ${a.email} / ${a.password}`));

@@ -9,6 +9,15 @@ const bool = z
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const csv = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
 
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Express `trust proxy`: false/true, a hop count, or a list of addresses/subnets. */
 const trustProxy = z.string().transform((v): boolean | number | string[] => {
   if (v === 'false' || v === '') return false;
@@ -43,7 +52,13 @@ const envSchema = z.object({
   AUTH_RATE_LIMIT_ACCOUNT_MAX: int(0, 1_000_000).default(10),
   HEARTBEAT_GRACE_SECONDS: int(5, 86_400).default(90),
   SWEEPER_INTERVAL_SECONDS: int(0, 3600).default(15),
-  TOKEN_CLEANUP_INTERVAL_SECONDS: int(0, 86_400).default(3600),
+  JOBS_ENABLED: bool.default(true),
+  JOBS_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case PostgreSQL schema name').default('pgboss'),
+  JOBS_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.5).max(60).default(2),
+  BILLING_TIMEZONE: z.string().refine(validTimeZone, 'an IANA time zone such as Asia/Jakarta').default('Asia/Jakarta'),
+  SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+  MAIL_FROM: z.string().min(3).default('minispod <no-reply@minispod.local>'),
+  PUBLIC_APP_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:3100'),
   THREAD_POOL_NICE: int(0, 19).default(10),
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug', 'silent']).optional(),
@@ -74,7 +89,8 @@ export interface Config {
   rateLimit: { windowMs: number; max: number; authWindowMs: number; authMax: number; authAccountMax: number };
   heartbeatGraceSeconds: number;
   sweeperIntervalSeconds: number;
-  tokenCleanupIntervalSeconds: number;
+  jobs: { enabled: boolean; schema: string; pollIntervalSeconds: number; timezone: string };
+  mail: { smtpUrl?: string; from: string; publicAppUrl: string };
   threadPoolNice: number;
   shutdownGraceMs: number;
   log: { level: 'error' | 'warn' | 'info' | 'http' | 'debug' | 'silent'; format: 'pretty' | 'json'; dir: string; files: boolean };
@@ -162,7 +178,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
     },
     heartbeatGraceSeconds: env.HEARTBEAT_GRACE_SECONDS,
     sweeperIntervalSeconds: env.SWEEPER_INTERVAL_SECONDS,
-    tokenCleanupIntervalSeconds: env.TOKEN_CLEANUP_INTERVAL_SECONDS,
+    jobs: { enabled: env.JOBS_ENABLED, schema: env.JOBS_SCHEMA, pollIntervalSeconds: env.JOBS_POLL_INTERVAL_SECONDS, timezone: env.BILLING_TIMEZONE },
+    mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, publicAppUrl: env.PUBLIC_APP_URL.replace(/\/+$/, '') },
     threadPoolNice: env.THREAD_POOL_NICE,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     log: {

@@ -6,6 +6,7 @@ import type { Db } from './db.js';
 import { AppError } from './errors/index.js';
 import { bearerToken } from './jwt.js';
 import { defineRoute, type Access, type ApiModule } from './http/index.js';
+import { queueStats, type QueueInfo } from './jobs.js';
 
 export interface Metrics {
   registry: client.Registry;
@@ -18,7 +19,7 @@ export interface Metrics {
  * nodes by status (read at scrape time) and database pool use. One registry per app, so tests
  * and several apps in one process never share counters.
  */
-export function createMetrics({ db, pool }: { db: Db; pool?: pg.Pool }): Metrics {
+export function createMetrics({ db, pool, jobs }: { db: Db; pool?: pg.Pool; jobs?: { schema: string; queues: readonly QueueInfo[] } }): Metrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'minispod_' });
   const labelNames = ['method', 'route', 'status'] as const;
@@ -42,6 +43,32 @@ export function createMetrics({ db, pool }: { db: Db; pool?: pg.Pool }): Metrics
       for (const row of rows) this.set({ status: row.status }, row._count._all);
     },
   });
+  if (jobs) {
+    // One read of the job table per scrape, shared by the gauges below.
+    let pending: Promise<Awaited<ReturnType<typeof queueStats>>> | undefined;
+    const stats = () => (pending ??= queueStats(db, jobs.schema, jobs.queues).catch(() => []).finally(() => setTimeout(() => (pending = undefined), 1000)));
+    const fields = [
+      ['queued', 'Jobs waiting to run, by queue'],
+      ['active', 'Jobs running, by queue'],
+      ['completed', 'Jobs completed in the last day, by queue'],
+      ['failed', 'Jobs failed for good in the last day, by queue'],
+      ['deadLettered', 'Jobs in the dead-letter queue, by queue'],
+      ['oldestQueuedSeconds', 'Age of the oldest runnable job not yet started, by queue'],
+    ] as const;
+    for (const [field, help] of fields) {
+      const name = `minispod_jobs_${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+      new client.Gauge({
+        name,
+        help,
+        labelNames: ['queue'],
+        registers: [registry],
+        async collect() {
+          this.reset();
+          for (const q of await stats()) this.set({ queue: q.name }, q[field] ?? 0);
+        },
+      });
+    }
+  }
   if (pool) {
     const poolGauge = (name: string, help: string, read: () => number) =>
       new client.Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });

@@ -1,6 +1,7 @@
 import type { Config } from '../lib/config.js';
 import type { Db } from '../lib/db.js';
 import type { Guards, RateLimitStoreFactory } from '../lib/http/index.js';
+import type { JobQueue, QueueInfo } from '../lib/jobs.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 
@@ -12,4 +13,8 @@ export interface ModuleDeps {
   guards: Guards;
   rateLimitStore?: RateLimitStoreFactory;
   metrics?: Metrics;
+  /** Where services queue background work (a no-op queue when this process runs no jobs). */
+  jobs: JobQueue;
+  /** The declared queues, for their statistics. */
+  queues: readonly QueueInfo[];
 }

@@ -46,3 +46,23 @@ describe('POST /api/v1/auth/refresh rate limits', () => {
     await perAccount.request.post('/api/v1/auth/refresh').send({ refreshToken: 'another-guess' }).expect(401);
   });
 });
+
+describe('password reset rate limits', () => {
+  it('limits reset emails per account (case-insensitively) with the same 429 for known and unknown addresses', async () => {
+    const { user } = await createUser(perAccount.db, perAccount.config);
+    for (const address of [user.email, email()]) {
+      await perAccount.request.post('/api/v1/auth/forgot-password').send({ email: address }).expect(202);
+      await perAccount.request.post('/api/v1/auth/forgot-password').send({ email: address.toUpperCase() }).expect(202);
+      const res = await perAccount.request.post('/api/v1/auth/forgot-password').send({ email: address }).expect(429);
+      expect(res.body.code).toBe('RATE_LIMITED');
+    }
+    expect(await perAccount.db.domainEvent.count({ where: { type: 'user.password_reset_requested', subjectId: user.email } })).toBe(2);
+  });
+
+  it('limits attempts per reset token', async () => {
+    const body = { token: 'z'.repeat(43), newPassword: 'SecurePass123!', confirmNewPassword: 'SecurePass123!' };
+    for (let i = 0; i < 2; i++) await perAccount.request.post('/api/v1/auth/reset-password').send(body).expect(400);
+    await perAccount.request.post('/api/v1/auth/reset-password').send(body).expect(429);
+    await perAccount.request.post('/api/v1/auth/reset-password').send({ ...body, token: 'w'.repeat(43) }).expect(400);
+  });
+});

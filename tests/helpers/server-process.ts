@@ -42,6 +42,9 @@ export async function startServerProcess(env: Record<string, string>, readyTimeo
       RATE_LIMIT_MAX: '0',
       AUTH_RATE_LIMIT_MAX: '0',
       AUTH_RATE_LIMIT_ACCOUNT_MAX: '0',
+      // The run's shared database holds every test file's events: a server here dispatches none
+      // of them unless its test gives it a database of its own and turns jobs on.
+      JOBS_ENABLED: 'false',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -33,12 +33,14 @@ export async function startTestServer(): Promise<TestServer> {
   };
 }
 
-export async function createDatabase(adminUrl: string, prefix = 'minispod_test'): Promise<string> {
+/** A new empty database on the server of `adminUrl`, or a copy of the database at `templateUrl`. */
+export async function createDatabase(adminUrl: string, prefix = 'minispod_test', templateUrl?: string): Promise<string> {
   const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const template = templateUrl ? ` TEMPLATE "${new URL(templateUrl).pathname.slice(1)}"` : '';
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
-    await client.query(`CREATE DATABASE "${name}"`);
+    await client.query(`CREATE DATABASE "${name}"${template}`);
   } finally {
     await client.end();
   }

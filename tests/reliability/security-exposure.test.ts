@@ -143,7 +143,7 @@ describe('API6:2023 Unrestricted Access to Sensitive Business Flows', () => {
   const limited = securityContext({ AUTH_RATE_LIMIT_MAX: '2', TRUST_PROXY: 'true' });
   afterAll(() => limited.close());
 
-  it.each([['register'], ['login'], ['refresh']])('limits POST /api/v1/auth/%s per client address', async (route) => {
+  it.each([['register'], ['login'], ['refresh'], ['forgot-password'], ['reset-password'], ['verify-email']])('limits POST /api/v1/auth/%s per client address', async (route) => {
     const address = `203.0.113.${route.length}`;
     const send = () => limited.request.post(`/api/v1/auth/${route}`).set('X-Forwarded-For', address).send({});
     for (let k = 0; k < 2; k++) expect((await send()).status).toBe(400);

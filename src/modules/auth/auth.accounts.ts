@@ -28,12 +28,13 @@ export const USER_VIEW_SELECT = {
   role: true,
   isActive: true,
   lastLoginAt: true,
+  emailVerifiedAt: true,
   createdAt: true,
   updatedAt: true,
 } as const;
 
 /** The same columns in SQL. */
-export const USER_VIEW_COLUMNS = 'id, name, email, role, "isActive", "lastLoginAt", "createdAt", "updatedAt"';
+export const USER_VIEW_COLUMNS = 'id, name, email, role, "isActive", "lastLoginAt", "emailVerifiedAt", "createdAt", "updatedAt"';
 
 export const USER_VIEW_WITH_COUNT_SELECT = { ...USER_VIEW_SELECT, _count: { select: { subscriptions: true } } } as const;
 
@@ -44,6 +45,7 @@ export interface UserRow {
   role: Role;
   isActive: boolean;
   lastLoginAt: Date | null;
+  emailVerifiedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
   _count?: { subscriptions: number };
@@ -61,6 +63,7 @@ export function toUserView(row: UserRow, subscriptions: number | undefined = row
     role: row.role,
     isActive: row.isActive,
     lastLoginAt: row.lastLoginAt,
+    emailVerifiedAt: row.emailVerifiedAt,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -75,6 +78,7 @@ export const userViewSchema = z
     role: z.enum(['USER', 'ADMINISTRATOR']),
     isActive: z.boolean(),
     lastLoginAt: z.iso.datetime().nullable(),
+    emailVerifiedAt: z.iso.datetime().nullable().openapi({ description: 'When the owner confirmed the address; null while unverified' }),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
   })

@@ -12,6 +12,7 @@ const bodyString = (req: Request, key: string): string | undefined => {
 export const emailKey = (req: Request) => bodyString(req, 'email')?.trim().toLowerCase().slice(0, 254);
 // Keyed by the hash: the limiter's store never holds a usable token.
 export const refreshTokenKey = (req: Request) => ((t) => (t ? hashToken(t) : undefined))(bodyString(req, 'refreshToken'));
+const emailTokenKey = (req: Request) => ((t) => (t ? hashToken(t.trim()) : undefined))(bodyString(req, 'token'));
 
 /**
  * The stricter limits of the credential routes: one per client IP and one per account (email or
@@ -28,5 +29,9 @@ export function authLimiters({ config, rateLimitStore }: Pick<ModuleDeps, 'confi
     login: pair('login', emailKey, 'login'),
     register: pair('register', emailKey, 'registration'),
     refresh: pair('refresh', refreshTokenKey, 'token refresh'),
+    forgotPassword: pair('forgot-password', emailKey, 'password reset'),
+    resetPassword: pair('reset-password', emailTokenKey, 'password reset'),
+    verifyEmail: pair('verify-email', emailTokenKey, 'email verification'),
+    resendVerification: [createLimiter({ name: 'auth-resend-verification-ip', windowMs: authWindowMs, max: authMax, store: rateLimitStore, message: 'Too many verification emails asked for from this address, please try again later' })],
   };
 }

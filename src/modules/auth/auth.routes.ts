@@ -1,11 +1,15 @@
 import type { Request } from 'express';
-import { created, defineRoute, forRequest, ok, type RouteDef } from '../../lib/http/index.js';
+import { created, defineRoute, forRequest, ok, send, type RouteDef } from '../../lib/http/index.js';
 import { sqlFor } from '../../lib/sql.js';
 import type { ModuleDeps } from '../types.js';
 import { authLimiters } from './auth.limits.js';
 import { dummyHash } from './auth.passwords.js';
+import * as recovery from './auth.recovery.js';
 import {
   changePasswordBody,
+  forgotPasswordBody,
+  resetPasswordBody,
+  verifyEmailBody,
   loginBody,
   meSchema,
   refreshTokenBody,
@@ -13,6 +17,7 @@ import {
   sessionSchema,
   tokensOnlySchema,
   updateProfileBody,
+  userViewSchema,
   userWithCountSchema,
 } from './auth.schemas.js';
 import * as auth from './auth.service.js';
@@ -23,7 +28,7 @@ const userId = (req: Request) => (req.user as NonNullable<Request['user']>).id;
 
 export function authRoutes(deps: ModuleDeps): RouteDef[] {
   const { guards } = deps;
-  const svc: auth.AuthDeps = { db: deps.db, sql: sqlFor(deps.db), config: deps.config, logger: deps.logger, dummyHash: dummyHash(deps.config.bcryptCost) };
+  const svc: auth.AuthDeps = { db: deps.db, sql: sqlFor(deps.db), config: deps.config, logger: deps.logger, jobs: deps.jobs, dummyHash: dummyHash(deps.config.bcryptCost) };
   const limits = authLimiters(deps);
 
   return [
@@ -117,6 +122,57 @@ export function authRoutes(deps: ModuleDeps): RouteDef[] {
       handler: async ({ req, res }) => {
         await auth.deactivateAccount(forRequest(svc, res), userId(req));
         ok(res, null, 'Account deactivated successfully');
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/verify-email',
+      summary: 'Confirm an email address with the token from the verification email',
+      access: guards.public,
+      before: limits.verifyEmail,
+      body: verifyEmailBody,
+      responses: { 200: { description: 'Verified; the user', schema: userViewSchema } },
+      handler: async ({ body, res }) => ok(res, await recovery.verifyEmail(svc, body.token), 'Email verified successfully'),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/resend-verification',
+      summary: 'Send the verification email again',
+      description: 'At most once a minute per account (429 with Retry-After otherwise); 409 when the address is already verified.',
+      access: guards.user,
+      before: limits.resendVerification,
+      responses: { 202: { description: 'A verification email is on its way' } },
+      handler: async ({ req, res }) => {
+        await recovery.resendVerification(svc, userId(req));
+        send(res, 202, 'Verification email sent', null);
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/forgot-password',
+      summary: 'Email a password reset link',
+      description: 'Always 202 with the same body, whether or not an account has this address. The link works once, for 30 minutes.',
+      access: guards.public,
+      before: limits.forgotPassword,
+      body: forgotPasswordBody,
+      responses: { 202: { description: 'If an account has this address, a reset link is on its way' } },
+      handler: async ({ body, res }) => {
+        await recovery.forgotPassword(svc, body.email);
+        send(res, 202, 'If an account exists for this email, a password reset link has been sent', null);
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/reset-password',
+      summary: 'Set a new password with the token from the reset email',
+      description: 'Signs out every session of the user; the owner is told by email.',
+      access: guards.public,
+      before: limits.resetPassword,
+      body: resetPasswordBody,
+      responses: { 200: { description: 'Password changed' } },
+      handler: async ({ body, res }) => {
+        await recovery.resetPassword(svc, body);
+        ok(res, null, 'Password has been reset; sign in with the new password');
       },
     }),
   ];

@@ -25,6 +25,17 @@ export const changePasswordBody = z
   .refine((b) => b.newPassword !== b.currentPassword, { message: 'The new password must differ from the current one', path: ['newPassword'] })
   .openapi('ChangePasswordRequest');
 
+const emailToken = z.string().trim().min(20).max(128).openapi({ description: 'The token from the link in the email' });
+
+export const verifyEmailBody = z.strictObject({ token: emailToken }).openapi('VerifyEmailRequest');
+
+export const forgotPasswordBody = z.strictObject({ email: emailSchema }).openapi('ForgotPasswordRequest');
+
+export const resetPasswordBody = z
+  .strictObject({ token: emailToken, newPassword: passwordSchema, confirmNewPassword: z.string() })
+  .refine((b) => b.newPassword === b.confirmNewPassword, sameAs('confirmNewPassword', 'newPassword'))
+  .openapi('ResetPasswordRequest');
+
 export const tokensSchema = z
   .object({
     accessToken: z.string(),

@@ -1,6 +1,6 @@
 import type { ApiModule } from '../../lib/http/index.js';
 import type { ModuleDeps } from '../types.js';
-import { startPeriodic, type BackgroundJobs } from '../../lib/periodic.js';
+import type { DbClient } from '../../lib/db.js';
 import { authRoutes } from './auth.routes.js';
 import { deleteExpiredTokens } from './auth.sessions.js';
 
@@ -8,17 +8,14 @@ export function authModule(deps: ModuleDeps): ApiModule {
   return { name: 'auth', basePath: '/auth', tag: 'Auth', routes: authRoutes(deps) };
 }
 
-/** Background loop of the auth module: expired refresh tokens are deleted, also for users who never sign in again. */
-export function startTokenCleanup({ db, config, logger }: Pick<ModuleDeps, 'db' | 'config' | 'logger'>): BackgroundJobs {
-  return startPeriodic({
-    name: 'refresh token cleanup',
-    intervalSeconds: config.tokenCleanupIntervalSeconds,
-    logger,
-    run: async () => {
-      const deleted = await deleteExpiredTokens(db, new Date());
-      if (deleted > 0) logger.info(`Token cleanup: ${deleted} expired refresh token(s) deleted`);
-    },
-  });
+/**
+ * The auth module's housekeeping (the `auth.cleanup` job): expired refresh tokens, also of users
+ * who never sign in again, and email tokens a day after they expired.
+ */
+export async function deleteExpiredAccountData(db: DbClient, now: Date) {
+  const refreshTokens = await deleteExpiredTokens(db, now);
+  const { count: accountTokens } = await db.accountToken.deleteMany({ where: { expiresAt: { lt: new Date(now.getTime() - 86_400_000) } } });
+  return { refreshTokens, accountTokens };
 }
 
 // The account primitives other modules (users) build on.
@@ -30,8 +27,11 @@ export {
   userViewSchema,
   userWithCountSchema,
   USER_VIEW_SELECT,
+  USER_VIEW_COLUMNS,
   USER_VIEW_WITH_COUNT_SELECT,
   type UserRow,
 } from './auth.accounts.js';
 export { hashPassword, passwordSchema } from './auth.passwords.js';
 export { revokeUserSessions } from './auth.sessions.js';
+export { ACCOUNT_EVENTS, dispatchSoon, recordPasswordChanged, type PasswordChangedBy } from './auth.recovery.js';
+export { accountTokenFor, issueAccountToken } from './auth.tokens.js';

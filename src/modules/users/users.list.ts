@@ -1,6 +1,6 @@
 import { paginate } from '../../lib/http/index.js';
 import { containsPattern, pageWithTotal, type Sql } from '../../lib/sql.js';
-import { toUserView, type UserRow } from '../auth/index.js';
+import { toUserView, USER_VIEW_COLUMNS, type UserRow } from '../auth/index.js';
 import type { ListUsersInput } from './users.service.js';
 
 type ListedUser = Omit<UserRow, '_count'> & { subscriptions: number };
@@ -25,7 +25,7 @@ export async function listUsers(sql: Sql, q: ListUsersInput) {
     from: 'users',
     where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '',
     values,
-    columns: `id, name, email, role, "isActive", "lastLoginAt", "createdAt", "updatedAt"`,
+    columns: USER_VIEW_COLUMNS,
     // One scan of subscriptions for the page's users: a correlated count per row costs several times more.
     outer: `SELECT page.*, coalesce(sc.n, 0)::int AS subscriptions FROM page
       LEFT JOIN (SELECT "userId", count(*) AS n FROM subscriptions WHERE "userId" = ANY (ARRAY(SELECT id FROM page)) GROUP BY "userId") sc ON sc."userId" = page.id

@@ -14,7 +14,7 @@ const notFound = { 404: { description: 'No user with this id' } };
 /** Administrator-only user management. Static paths come before `/:id` so they are not read as ids. */
 export function usersRoutes(deps: ModuleDeps): RouteDef[] {
   const access = deps.guards.admin;
-  const svc: users.UsersDeps = { db: deps.db, config: deps.config, logger: deps.logger };
+  const svc: users.UsersDeps = { db: deps.db, config: deps.config, logger: deps.logger, jobs: deps.jobs };
   const sql = sqlFor(deps.db);
 
   return [

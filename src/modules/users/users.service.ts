@@ -3,13 +3,15 @@ import type { Db, DbClient } from '../../lib/db.js';
 import { conflict, forbidden, notFound } from '../../lib/errors/index.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Role } from '../../generated/prisma/enums.js';
-import { assertAdminsRemain, hashPassword, revokeUserSessions, toUserView, USER_VIEW_WITH_COUNT_SELECT } from '../auth/index.js';
+import type { JobQueue } from '../../lib/jobs.js';
+import { assertAdminsRemain, dispatchSoon, hashPassword, recordPasswordChanged, revokeUserSessions, toUserView, USER_VIEW_WITH_COUNT_SELECT } from '../auth/index.js';
 import type { USER_SORT_FIELDS } from './users.schemas.js';
 
 export interface UsersDeps {
   db: Db;
   config: Pick<Config, 'bcryptCost'>;
   logger: Logger;
+  jobs: JobQueue;
 }
 
 export interface ListUsersInput {
@@ -88,14 +90,16 @@ export async function updateUser({ db }: UsersDeps, actorId: string, id: string,
 }
 
 /** Sets a new password and ends the user's sessions: a reset usually means the old one leaked. */
-export async function resetPassword({ db, config, logger }: UsersDeps, id: string, newPassword: string) {
+export async function resetPassword({ db, config, logger, jobs }: UsersDeps, id: string, newPassword: string) {
   const password = await hashPassword(newPassword, config.bcryptCost);
   const user = await db.$transaction(async (tx) => {
     await lockUser(tx, id);
     const updated = await tx.user.update({ where: { id }, data: { password }, select: USER_VIEW_WITH_COUNT_SELECT });
     await revokeUserSessions(tx, id);
+    await recordPasswordChanged(tx, id, 'administrator');
     return updated;
   });
+  dispatchSoon(jobs);
   logger.info('Password reset by an administrator', { userId: id });
   return toUserView(user);
 }

@@ -1,0 +1,255 @@
+import PgBoss from 'pg-boss';
+import type { z } from 'zod';
+import { reportError } from './http/index.js';
+import type { Db } from './db.js';
+import type { Logger } from './logger.js';
+
+/** Handlers read the time from here, never from `new Date()`, so tests drive time instead of sleeping. */
+export interface Clock {
+  now: () => Date;
+}
+export const systemClock: Clock = { now: () => new Date() };
+
+export interface JobContext {
+  clock: Clock;
+  logger: Logger;
+  jobId: string;
+  /** How many times this job failed before this attempt. */
+  retryCount: number;
+  /** True when a failure now sends the job to its dead-letter queue instead of retrying it. */
+  lastAttempt: boolean;
+}
+
+/** Queue policies of pg-boss: `short` keeps one job waiting, `stately` one per state and key. */
+export type QueuePolicy = 'standard' | 'short' | 'singleton' | 'stately';
+
+export interface QueueSpec<D extends object = object> {
+  name: string;
+  /** The job data's schema: a job whose data does not parse fails (and is dead-lettered) without reaching the handler. */
+  data?: z.ZodType<D>;
+  policy: QueuePolicy;
+  retryLimit: number;
+  /** Seconds before the first retry; doubled each time with `retryBackoff`. */
+  retryDelay: number;
+  retryBackoff: boolean;
+  /** A job still active after this long is failed (and retried): a process that died holding it. */
+  expireInSeconds: number;
+  /** Failed jobs are copied to `<name>.dead`, where they stay for an operator to inspect. */
+  deadLetter: boolean;
+  /** A cron expression, evaluated in the configured time zone. */
+  cron?: string;
+  /** How many of this queue's jobs one process runs at once. */
+  workers?: number;
+  /** Jobs fetched at once by a worker (run one after another). */
+  batchSize?: number;
+  handler: (data: D, ctx: JobContext) => Promise<unknown>;
+}
+
+/** Builds a queue spec with its data type inferred from the handler. */
+export const defineQueue = <D extends object>(spec: QueueSpec<D>): QueueSpec => spec as unknown as QueueSpec;
+
+export const deadLetterOf = (name: string) => `${name}.dead`;
+
+export interface SendOptions {
+  singletonKey?: string;
+  startAfter?: Date | number;
+}
+
+/** What request handlers and services may do with the queues. */
+export interface JobQueue {
+  send: (name: string, data?: object, options?: SendOptions) => Promise<string | null>;
+  /** Sends and wakes this process's workers of the queue; failures are logged, never thrown. */
+  trigger: (name: string, data?: object, options?: SendOptions) => void;
+  /** Asks this process's workers of the queue to fetch now instead of at their next poll. */
+  wake: (name: string) => void;
+}
+
+/** A JobQueue for an app that runs no jobs (tests of routes only): work waits for a runner's safety-net pass. */
+export const noJobs: JobQueue = { send: async () => null, trigger: () => undefined, wake: () => undefined };
+
+export interface QueueStats {
+  name: string;
+  queued: number;
+  active: number;
+  completed: number;
+  failed: number;
+  deadLettered: number;
+  oldestQueuedSeconds: number | null;
+}
+
+export interface JobRunner extends JobQueue {
+  start: () => Promise<void>;
+  /** Stops fetching, lets jobs in flight finish within `graceMs`; what is still running then is retried by the next process. */
+  stop: () => Promise<void>;
+  readonly queues: readonly QueueSpec[];
+  readonly boss: PgBoss;
+}
+
+export interface JobRunnerOptions {
+  url: string;
+  schema: string;
+  /** The queues, given the runner itself (handlers that queue follow-up work send through it). */
+  queues: (jobs: JobQueue) => QueueSpec[];
+  logger: Logger;
+  clock?: Clock;
+  timezone: string;
+  pollIntervalSeconds: number;
+  graceMs: number;
+  /** false: the queues can be sent to and inspected, but this process runs no handler. */
+  work?: boolean;
+}
+
+/**
+ * pg-boss on the application's own PostgreSQL, in its own schema: no Redis, and any number of API
+ * processes share the queues (each job is fetched by one of them with SKIP LOCKED).
+ */
+export function createJobRunner(options: JobRunnerOptions): JobRunner {
+  const { logger, clock = systemClock } = options;
+  const boss = new PgBoss({
+    connectionString: options.url,
+    schema: options.schema,
+    application_name: 'minispod-jobs',
+    max: 4,
+    // Completed jobs stay a day for GET /admin/jobs, then move to the archive.
+    archiveCompletedAfterSeconds: 86_400,
+    deleteAfterDays: 7,
+  });
+  boss.on('error', (err) => reportError(logger, err, { source: 'pg-boss' }));
+  const workerIds = new Map<string, string[]>();
+  let started = false;
+
+  const send = async (name: string, data: object = {}, opts: SendOptions = {}) => {
+    if (!byName.has(name)) throw new Error(`Unknown queue ${name}`);
+    return boss.send(name, data, { singletonKey: opts.singletonKey, startAfter: opts.startAfter });
+  };
+  const wake = (name: string) => {
+    for (const id of workerIds.get(name) ?? []) boss.notifyWorker(id);
+  };
+  const trigger = (name: string, data?: object, opts?: SendOptions) => {
+    send(name, data, opts).then(
+      () => wake(name),
+      (err: unknown) => reportError(logger, err, { during: `queueing ${name}` }),
+    );
+  };
+  const queues = options.queues({ send, trigger, wake });
+  const byName = new Map(queues.map((q) => [q.name, q]));
+
+  /**
+   * One worker's handler: the jobs of a fetch run one after another, each failing on its own (a
+   * failed job is failed with pg-boss's `fail`, the rest complete). After a non-empty fetch the
+   * worker fetches again at once instead of waiting for its polling interval.
+   */
+  const worker = (spec: QueueSpec, id: () => string | undefined) => async (jobs: PgBoss.JobWithMetadata<object>[]) => {
+    for (const job of jobs) {
+      const ctx: JobContext = { clock, logger, jobId: job.id, retryCount: job.retryCount, lastAttempt: job.retryCount >= job.retryLimit };
+      try {
+        await spec.handler(spec.data ? spec.data.parse(job.data) : job.data, ctx);
+      } catch (err) {
+        reportError(logger, err, { job: spec.name, jobId: job.id, attempt: job.retryCount + 1 });
+        await boss.fail(spec.name, job.id, { message: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    const self = id();
+    if (jobs.length > 0 && self) boss.notifyWorker(self);
+  };
+
+  return {
+    boss,
+    queues,
+    send,
+    trigger,
+    wake,
+    start: async () => {
+      await boss.start();
+      started = true;
+      for (const spec of queues) {
+        const settings = { retryLimit: spec.retryLimit, retryDelay: spec.retryDelay, retryBackoff: spec.retryBackoff, expireInSeconds: spec.expireInSeconds };
+        let deadLetter: string | undefined;
+        if (spec.deadLetter) {
+          deadLetter = deadLetterOf(spec.name);
+          await ensureQueue(boss, { name: deadLetter, policy: 'standard', retentionDays: 30 });
+        }
+        await ensureQueue(boss, { name: spec.name, policy: spec.policy, deadLetter, ...settings });
+      }
+      if (options.work === false) return;
+      for (const spec of queues) {
+        const ids: string[] = [];
+        for (let i = 0; i < (spec.workers ?? 1); i++) {
+          const self: { id?: string } = {};
+          self.id = await boss.work(spec.name, { includeMetadata: true, batchSize: spec.batchSize ?? 1, pollingIntervalSeconds: options.pollIntervalSeconds }, worker(spec, () => self.id));
+          ids.push(self.id);
+        }
+        workerIds.set(spec.name, ids);
+        if (spec.cron) await boss.schedule(spec.name, spec.cron, {}, { tz: options.timezone });
+        else await boss.unschedule(spec.name);
+      }
+    },
+    stop: async () => {
+      if (!started) return;
+      started = false;
+      await boss.stop({ graceful: true, wait: true, timeout: Math.max(1000, options.graceMs) });
+    },
+  };
+}
+
+/** createQueue, or updateQueue when it exists, so a changed declaration takes effect on the next start. */
+async function ensureQueue(boss: PgBoss, queue: PgBoss.Queue): Promise<void> {
+  const { name, ...settings } = queue;
+  if (await boss.getQueue(name)) await boss.updateQueue(name, { name, ...settings });
+  else {
+    try {
+      await boss.createQueue(name, queue);
+    } catch (err) {
+      // Another process created it between the two calls.
+      if (!(await boss.getQueue(name))) throw err;
+    }
+  }
+}
+
+interface StatsRow {
+  name: string;
+  queued: number;
+  active: number;
+  completed: number;
+  failed: number;
+  oldest: number | null;
+}
+
+/** What stats need of a queue declaration. */
+export type QueueInfo = Pick<QueueSpec, 'name' | 'deadLetter'>;
+
+/**
+ * Counts by state straight from pg-boss's job table, in one grouped scan (completed jobs stay a
+ * day before they are archived). Zeros before pg-boss has created its schema.
+ */
+export async function queueStats(db: Db, schema: string, queues: readonly QueueInfo[]): Promise<QueueStats[]> {
+  const names = queues.flatMap((q) => (q.deadLetter ? [q.name, deadLetterOf(q.name)] : [q.name]));
+  const [installed] = await db.$queryRaw<{ table: string | null }[]>`SELECT to_regclass(${`${schema}.job`})::text AS table`;
+  // The schema name comes from validated config (a plain identifier), never from a request.
+  const rows = installed?.table
+    ? await db.$queryRawUnsafe<StatsRow[]>(
+        `SELECT name,
+            count(*) FILTER (WHERE state IN ('created', 'retry'))::int AS queued,
+            count(*) FILTER (WHERE state = 'active')::int AS active,
+            count(*) FILTER (WHERE state = 'completed')::int AS completed,
+            count(*) FILTER (WHERE state = 'failed')::int AS failed,
+            extract(epoch FROM now() - min(created_on) FILTER (WHERE state IN ('created', 'retry') AND start_after <= now()))::float8 AS oldest
+          FROM "${schema}".job WHERE name = ANY($1::text[]) GROUP BY name`,
+        names,
+      )
+    : [];
+  const found = new Map(rows.map((r) => [r.name, r]));
+  return queues.map((q) => {
+    const row = found.get(q.name);
+    const dead = q.deadLetter ? found.get(deadLetterOf(q.name)) : undefined;
+    return {
+      name: q.name,
+      queued: row?.queued ?? 0,
+      active: row?.active ?? 0,
+      completed: row?.completed ?? 0,
+      failed: row?.failed ?? 0,
+      deadLettered: dead ? dead.queued + dead.active + dead.completed + dead.failed : 0,
+      oldestQueuedSeconds: row?.oldest == null ? null : Math.round(row.oldest),
+    };
+  });
+}

@@ -1,0 +1,106 @@
+import type { Config } from '../../lib/config.js';
+import type { DbClient } from '../../lib/db.js';
+import type { EventRow } from '../../lib/events.js';
+import { ACCOUNT_EVENTS, issueAccountToken, type PasswordChangedBy } from '../auth/index.js';
+import { renderEmail, type EmailContent, type RenderedEmail } from './notifications.layout.js';
+
+export interface EmailDeps {
+  config: Pick<Config, 'jwt' | 'mail'>;
+}
+
+export interface PreparedEmail {
+  to: string;
+  content: EmailContent;
+}
+
+/**
+ * A template: who gets it and what it says, worked out from its event. It is prepared when the
+ * dispatcher writes the message (recipient and subject are stored) and again by each send
+ * attempt (so links carrying tokens are never stored). Undefined: this event sends no such email.
+ */
+export interface EmailTemplate {
+  name: string;
+  prepare: (tx: DbClient, event: EventRow, deps: EmailDeps) => Promise<PreparedEmail | undefined>;
+}
+
+const when = (d: Date) => d.toUTCString();
+const link = (deps: EmailDeps, page: string, token: string) => `${deps.config.mail.publicAppUrl}/${page}?token=${encodeURIComponent(token)}`;
+const activeUser = (tx: DbClient, where: { id: string } | { email: string }) =>
+  tx.user.findFirst({ where: { ...where, isActive: true }, select: { id: true, name: true, email: true, emailVerifiedAt: true } });
+
+const emailVerification: EmailTemplate = {
+  name: 'email-verification',
+  prepare: async (tx, event, deps) => {
+    const user = event.userId ? await activeUser(tx, { id: event.userId }) : null;
+    if (!user || user.emailVerifiedAt) return undefined;
+    const { token, expiresAt } = await issueAccountToken(tx, deps.config, { eventId: event.id, userId: user.id, email: user.email, purpose: 'VERIFY_EMAIL', issuedAt: event.occurredAt });
+    return {
+      to: user.email,
+      content: {
+        subject: 'Confirm your email address',
+        name: user.name,
+        paragraphs: [`Please confirm that ${user.email} is your email address, so that receipts and notices about your apps reach you.`, `The link works until ${when(expiresAt)}.`],
+        action: { label: 'Confirm email address', url: link(deps, 'verify-email', token) },
+        footer: 'If you did not create a minispod account, you can ignore this email.',
+      },
+    };
+  },
+};
+
+const passwordReset: EmailTemplate = {
+  name: 'password-reset',
+  prepare: async (tx, event, deps) => {
+    const email = (event.data as { email?: unknown } | null)?.email;
+    const user = typeof email === 'string' ? await activeUser(tx, { email }) : null;
+    // No account (or a deactivated one) with that address: nothing is sent, and the requester was told the same as anyone.
+    if (!user) return undefined;
+    const { token, expiresAt } = await issueAccountToken(tx, deps.config, { eventId: event.id, userId: user.id, email: user.email, purpose: 'RESET_PASSWORD', issuedAt: event.occurredAt });
+    return {
+      to: user.email,
+      content: {
+        subject: 'Reset your password',
+        name: user.name,
+        paragraphs: ['Someone asked to reset the password of your minispod account.', `The link works once, until ${when(expiresAt)}. Setting a new password signs out every device.`],
+        action: { label: 'Choose a new password', url: link(deps, 'reset-password', token) },
+        footer: 'If you did not ask for this, ignore this email: your password stays as it is.',
+      },
+    };
+  },
+};
+
+const BY: Record<PasswordChangedBy, string> = {
+  self: 'You changed it from your account settings.',
+  reset: 'It was set through a password reset link sent to this address.',
+  administrator: 'An administrator set a new password for your account.',
+};
+
+const passwordChanged: EmailTemplate = {
+  name: 'password-changed',
+  prepare: async (tx, event, deps) => {
+    const user = event.userId ? await tx.user.findUnique({ where: { id: event.userId }, select: { name: true, email: true } }) : null;
+    if (!user) return undefined;
+    const by = (event.data as { by?: PasswordChangedBy } | null)?.by ?? 'self';
+    return {
+      to: user.email,
+      content: {
+        subject: 'Your password was changed',
+        name: user.name,
+        paragraphs: [`The password of your minispod account was changed on ${when(event.occurredAt)}.`, BY[by] ?? BY.self, 'Every device that was signed in has been signed out.'],
+        action: { label: 'Not you? Reset your password', url: `${deps.config.mail.publicAppUrl}/forgot-password` },
+      },
+    };
+  },
+};
+
+/** Which emails each event sends. Events not listed send none. */
+export const EMAILS_BY_EVENT: Record<string, EmailTemplate[]> = {
+  [ACCOUNT_EVENTS.registered]: [emailVerification],
+  [ACCOUNT_EVENTS.verificationRequested]: [emailVerification],
+  [ACCOUNT_EVENTS.emailChanged]: [emailVerification],
+  [ACCOUNT_EVENTS.passwordResetRequested]: [passwordReset],
+  [ACCOUNT_EVENTS.passwordChanged]: [passwordChanged],
+};
+
+export const TEMPLATES = new Map(Object.values(EMAILS_BY_EVENT).flatMap((ts) => ts.map((t) => [t.name, t] as const)));
+
+export const renderPrepared = (prepared: PreparedEmail): RenderedEmail => renderEmail(prepared.content);

@@ -1,0 +1,87 @@
+import type { Config } from './lib/config.js';
+import type { Db } from './lib/db.js';
+import { dispatchEvents, type EventConsumer } from './lib/events.js';
+import { defineQueue, type JobQueue, type QueueInfo, type QueueSpec } from './lib/jobs.js';
+import type { Logger } from './lib/logger.js';
+import { z } from './lib/zod.js';
+import { deleteExpiredAccountData } from './modules/auth/index.js';
+import { EMAIL_QUEUE, emailConsumer, requeueLostEmails, sendEmailMessage, type Mailer } from './modules/notifications/index.js';
+
+/**
+ * Every background queue of minispod, in one place: its name, policy, retries, backoff, expiry,
+ * dead-letter queue, schedule and handler. Handlers are idempotent (a job may run twice: a
+ * retry after a crash, two processes) and read the time from their context's clock.
+ */
+
+export interface QueueDeps {
+  db: Db;
+  config: Readonly<Config>;
+  logger: Logger;
+  mailer: Mailer;
+}
+
+/** The names and dead-letter flags, for GET /admin/jobs and /metrics in any process. */
+export const QUEUE_INFO: readonly QueueInfo[] = [
+  { name: 'events.dispatch', deadLetter: true },
+  { name: EMAIL_QUEUE, deadLetter: true },
+  { name: 'auth.cleanup', deadLetter: true },
+];
+
+export function eventConsumers(deps: Pick<QueueDeps, 'config'>, jobs: JobQueue): EventConsumer[] {
+  return [emailConsumer({ config: deps.config, jobs })];
+}
+
+export function declareQueues(deps: QueueDeps, jobs: JobQueue): QueueSpec[] {
+  const { db, config, logger, mailer } = deps;
+  const consumers = eventConsumers(deps, jobs);
+  const queues = [
+    defineQueue({
+      name: 'events.dispatch',
+      // `short`: at most one waiting job, so a burst of commits queues one dispatch, not one each.
+      policy: 'short',
+      retryLimit: 5,
+      retryDelay: 5,
+      retryBackoff: true,
+      expireInSeconds: 300,
+      deadLetter: true,
+      // The safety net: events whose after-commit trigger was lost (a crash) wait a minute at most.
+      cron: '* * * * *',
+      handler: async (_data, { clock }) => {
+        const dispatched = await dispatchEvents(db, consumers, clock);
+        const requeued = await requeueLostEmails(db, jobs, clock);
+        if (requeued > 0) logger.warn(`Outbox: ${requeued} email(s) had lost their send job and were queued again`);
+        return { dispatched, requeued };
+      },
+    }),
+    defineQueue({
+      name: EMAIL_QUEUE,
+      data: z.strictObject({ messageId: z.string().min(1) }),
+      // `stately` with the message id as singleton key: one waiting job per message.
+      policy: 'stately',
+      // Six attempts over about 15 minutes (30 s, 1, 2, 4, 8 min), then FAILED with the SMTP error.
+      retryLimit: 5,
+      retryDelay: 30,
+      retryBackoff: true,
+      expireInSeconds: 240,
+      deadLetter: true,
+      workers: 2,
+      handler: (data, ctx) => sendEmailMessage({ db, config, mailer, logger }, data, ctx),
+    }),
+    defineQueue({
+      name: 'auth.cleanup',
+      policy: 'short',
+      retryLimit: 2,
+      retryDelay: 60,
+      retryBackoff: false,
+      expireInSeconds: 300,
+      deadLetter: true,
+      cron: '17 * * * *',
+      handler: async (_data, { clock }) => {
+        const deleted = await deleteExpiredAccountData(db, clock.now());
+        if (deleted.refreshTokens + deleted.accountTokens > 0) logger.info(`Cleanup: ${deleted.refreshTokens} expired refresh token(s) and ${deleted.accountTokens} old email token(s) deleted`);
+        return deleted;
+      },
+    }),
+  ];
+  return queues;
+}

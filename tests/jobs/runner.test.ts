@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAdmin, createUser } from '../factories/index.js';
+import { createJobsContext, type JobsContext } from '../helpers/jobs-context.js';
+import { deadLetterOf, defineQueue, type JobContext, type QueueSpec } from '../../src/lib/jobs.js';
+import { declareQueues } from '../../src/queues.js';
+
+/** Calls of the test queues' handlers, by job id, across every runner of this file. */
+const calls = new Map<string, number>();
+const released = new Set<string>();
+const seen = (ctx: JobContext) => calls.set(ctx.jobId, (calls.get(ctx.jobId) ?? 0) + 1);
+
+const testQueue = (name: string, spec: Partial<QueueSpec> & Pick<QueueSpec, 'handler'>) =>
+  defineQueue({ name, policy: 'standard', retryLimit: 0, retryDelay: 0, retryBackoff: false, expireInSeconds: 60, deadLetter: true, ...spec } as QueueSpec);
+
+let ctx: JobsContext;
+beforeAll(async () => {
+  ctx = await createJobsContext({
+    queues: (deps, jobs) => [
+      ...declareQueues(deps, jobs),
+      testQueue('test.fails', {
+        retryLimit: 2,
+        handler: async (_data, c) => {
+          seen(c);
+          throw new Error('always fails');
+        },
+      }),
+      testQueue('test.count', {
+        workers: 2,
+        handler: async (_data, c) => {
+          seen(c);
+        },
+      }),
+      testQueue('test.blocks', {
+        retryLimit: 3,
+        handler: async (data, c) => {
+          seen(c);
+          // Returns once the test releases it, or at once on a retry.
+          const { key } = data as { key: string };
+          while (!released.has(key) && (calls.get(c.jobId) ?? 0) < 2) await new Promise((r) => setTimeout(r, 20));
+        },
+      }),
+    ],
+  });
+});
+afterAll(() => ctx.close());
+
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('job queues (pg-boss on the app database)', () => {
+  it('retries a job that throws up to its limit, then moves it to its dead-letter queue', async () => {
+    const id = (await ctx.runner.send('test.fails', { n: 1 })) as string;
+    const job = await until(
+      () => ctx.runner.boss.getJobById('test.fails', id),
+      (j) => j?.state === 'failed',
+    );
+    expect(job?.retryCount).toBe(2);
+    expect(calls.get(id)).toBe(3);
+    const dead = await until(
+      () => ctx.runner.boss.fetch(deadLetterOf('test.fails')),
+      (jobs) => jobs.length === 1,
+    );
+    expect(dead[0]?.data).toEqual({ n: 1 });
+  });
+
+  it('runs each job once when two processes work the same queue', async () => {
+    const second = await ctx.startRunner();
+    const ids = await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? ctx.runner : second).send('test.count', { i })));
+    await until(
+      async () => ids.filter((id) => calls.has(id as string)).length,
+      (n) => n === ids.length,
+    );
+    // Give a duplicate, if there were one, the time to happen.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(ids.map((id) => calls.get(id as string))).toEqual(ids.map(() => 1));
+    await second.stop();
+  });
+
+  it('lets a job in flight finish within the shutdown grace', async () => {
+    const other = await ctx.startRunner({ graceMs: 10_000 });
+    await ctx.runner.boss.offWork('test.blocks');
+    const id = (await other.send('test.blocks', { key: 'finish' })) as string;
+    await until(async () => calls.get(id) ?? 0, (n) => n === 1);
+    const stopping = other.stop();
+    setTimeout(() => released.add('finish'), 300);
+    await stopping;
+    const job = await ctx.runner.boss.getJobById('test.blocks', id);
+    expect(job?.state).toBe('completed');
+  });
+
+  it('hands a job still running after the grace to the next process, which runs it again', async () => {
+    const dying = await ctx.startRunner({ graceMs: 1000 });
+    const id = (await dying.send('test.blocks', { key: 'never' })) as string;
+    await until(async () => calls.get(id) ?? 0, (n) => n === 1);
+    await dying.stop();
+    expect((await ctx.runner.boss.getJobById('test.blocks', id))?.state).toBe('retry');
+    // The next process to start picks it up.
+    const next = await ctx.startRunner();
+    const job = await until(
+      () => ctx.runner.boss.getJobById('test.blocks', id),
+      (j) => j?.state === 'completed',
+    );
+    expect(job?.retryCount).toBe(1);
+    expect(calls.get(id)).toBe(2);
+    await next.stop();
+  });
+
+  it('schedules the cron queues in BILLING_TIMEZONE', async () => {
+    const schedules = await ctx.runner.boss.getSchedules();
+    const byName = new Map(schedules.map((s) => [s.name, s]));
+    expect(byName.get('events.dispatch')).toMatchObject({ cron: '* * * * *', options: expect.objectContaining({ tz: 'Asia/Jakarta' }) });
+    expect(byName.get('auth.cleanup')).toMatchObject({ cron: '17 * * * *' });
+    expect(byName.has('email.send')).toBe(false);
+  });
+
+  it('GET /admin/jobs counts each queue for administrators and refuses users', async () => {
+    const admin = await createAdmin(ctx.db, ctx.config);
+    const { auth } = await createUser(ctx.db, ctx.config);
+    await ctx.request.get('/api/v1/admin/jobs').set('Authorization', auth).expect(403);
+    const res = await ctx.request.get('/api/v1/admin/jobs').set('Authorization', admin.auth).expect(200);
+    const queues = res.body.data.queues as { name: string }[];
+    expect(queues.map((q) => q.name)).toEqual(expect.arrayContaining(['events.dispatch', 'email.send', 'auth.cleanup', 'test.fails']));
+    expect(queues.find((q) => q.name === 'test.fails')).toEqual({ name: 'test.fails', queued: 0, active: 0, completed: 0, failed: 1, deadLettered: 1, oldestQueuedSeconds: null });
+    expect(queues.find((q) => q.name === 'test.count')).toMatchObject({ completed: 60, failed: 0, deadLettered: 0 });
+  });
+});
