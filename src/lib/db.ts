@@ -28,6 +28,8 @@ const pools = new WeakMap<PrismaClient, pg.Pool>();
 /** The pg pool behind a client made by createDb; undefined for any other client. */
 export const poolOf = (db: PrismaClient): pg.Pool | undefined => pools.get(db);
 
+const CLOSE_WAIT_MS = 5000;
+
 /**
  * One pg pool behind the Prisma driver adapter. The connect timeout bounds how long a request
  * waits while the database is unreachable, so callers fail fast instead of hanging.
@@ -43,6 +45,14 @@ export function createDb({ url, poolMax = 10, connectTimeoutMs = 2000, onPoolErr
     keepAlive: true,
   });
   pool.on('error', (err) => onPoolError?.(err));
+  // pg's Pool.end() resolves once it has asked each connection to close, not once they have.
+  // close() waits for them: a shutdown stops the embedded server next, which would otherwise
+  // terminate backends that had not read their Terminate yet, and the pool would report it.
+  const open = new Set<pg.PoolClient>();
+  pool.on('connect', (client) => {
+    open.add(client);
+    client.once('end', () => open.delete(client));
+  });
   const db = new PrismaClient({ adapter: new PrismaPg(pool) });
   pools.set(db, pool);
   let closed = false;
@@ -53,7 +63,12 @@ export function createDb({ url, poolMax = 10, connectTimeoutMs = 2000, onPoolErr
       if (closed) return;
       closed = true;
       await db.$disconnect().catch(() => undefined);
+      const ended = Promise.all([...open].map((client) => new Promise((resolve) => client.once('end', resolve))));
       await pool.end().catch(() => undefined);
+      // Bounded: a server that vanished without closing the sockets must not hold up the shutdown.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([ended, new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+      clearTimeout(timer);
     },
   };
 }
