@@ -3,7 +3,7 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './lib/config.js';
 import { maskUrl, resolveDatabase } from './lib/database-runtime.js';
 import { createDb, type DbHandle } from './lib/db.js';
-import { PortInUseError } from './lib/embedded-postgres.js';
+import { EmbeddedPostgresError, PortInUseError } from './lib/embedded-postgres.js';
 import { createHttpServer, reportError } from './lib/http/index.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { migrateDeploy } from './lib/migrate.js';
@@ -30,7 +30,7 @@ async function listen(app: ReturnType<typeof buildApp>, config: Config): Promise
 }
 
 /** Starts database, migrations, seed, HTTP server and background loops. Returns a stopper. */
-export async function start(config: Config, logger: Logger): Promise<Running> {
+export async function start(config: Config, logger: Logger, onDatabaseLost?: (err: Error) => void): Promise<Running> {
   const t0 = Date.now();
   const stoppables: Stoppable[] = [];
   const stopAll = async () => {
@@ -45,7 +45,7 @@ export async function start(config: Config, logger: Logger): Promise<Running> {
   };
 
   try {
-    const database = await resolveDatabase(config, logger);
+    const database = await resolveDatabase(config, logger, { onLost: onDatabaseLost });
     if (database.embedded) stoppables.push({ name: 'embedded PostgreSQL', stop: database.embedded.stop });
     const applied = await migrateDeploy(database.url);
     if (applied.length > 0) logger.info(`Applied ${applied.length} migration(s): ${applied.join(', ')}`);
@@ -95,7 +95,7 @@ export async function start(config: Config, logger: Logger): Promise<Running> {
     const base = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${(server.address() as { port: number }).port}`;
     const lines = [
       `minispod API ready in ${((Date.now() - t0) / 1000).toFixed(1)}s at ${base}/api/v1 (health: ${base}/health, docs: ${base}/api/docs)`,
-      `Database: ${maskUrl(database.url)}${database.embedded ? ' (embedded PostgreSQL, data in ' + config.dataDir + '/postgres)' : ''}`,
+      `Database: ${maskUrl(database.url)}${database.embedded ? ' (embedded PostgreSQL, data in ' + database.embedded.dataDir + ')' : ''}`,
       `Jobs: ${runner ? `pg-boss in schema "${config.jobs.schema}" of that database (cron in ${config.jobs.timezone})` : 'disabled (JOBS_ENABLED=false): this process runs no background jobs'}`,
       `Email: ${mailer.describe()}`,
     ];
@@ -154,13 +154,19 @@ async function main(): Promise<void> {
   const logger = createLogger(config);
   process.on('unhandledRejection', (reason) => reportError(logger, reason, { source: 'unhandledRejection' }));
 
+  // An embedded PostgreSQL that cannot be brought back ends the process, so that a process manager restarts it all.
+  let lostDuringStart: Error | undefined;
+  let databaseLost: (err: Error) => void = (err) => {
+    lostDuringStart = err;
+  };
   let running: Running;
   try {
-    running = await start(config, logger);
+    running = await start(config, logger, (err) => databaseLost(err));
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'EADDRINUSE') logger.error(`Port ${config.port} is already in use. Stop the other process or set PORT to a free port.`);
     else if (err instanceof PortInUseError) logger.error(`${err.message}: set EMBEDDED_PG_PORT to a free port (or 0 to pick one).`);
+    else if (err instanceof EmbeddedPostgresError) logger.error(err.message);
     else reportError(logger, err, { during: 'startup' });
     await new Promise((r) => logger.on('finish', r).end());
     process.exit(1);
@@ -184,6 +190,8 @@ async function main(): Promise<void> {
     reportError(logger, err, { source: 'uncaughtException' });
     shutdown('uncaughtException', 1);
   });
+  databaseLost = () => shutdown('embedded PostgreSQL lost', 1);
+  if (lostDuringStart) databaseLost(lostDuringStart);
 }
 
 await main();

@@ -9,6 +9,8 @@ import { TEST_JWT_SECRET } from './app.js';
 export interface ServerProcess {
   base: string;
   port: number;
+  /** DATA_DIR of the process (removed when it exits). */
+  dataDir: string;
   child: ChildProcess;
   /** Everything the process wrote to stdout and stderr so far. */
   output: () => string;
@@ -54,6 +56,7 @@ export async function startServerProcess(env: Record<string, string>, readyTimeo
   child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
     child.once('exit', (code, signal) => {
+      removeRelocatedData(path.join(dataDir, 'postgres'));
       fs.rmSync(dataDir, { recursive: true, force: true });
       resolve({ code, signal, at: Date.now() });
     });
@@ -75,5 +78,16 @@ export async function startServerProcess(env: Record<string, string>, readyTimeo
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { base, port, child, output: () => out, exited, alive, kill: () => alive() && child.kill('SIGKILL') };
+  return { base, port, dataDir, child, output: () => out, exited, alive, kill: () => alive() && child.kill('SIGKILL') };
+}
+
+/**
+ * As root, an embedded PostgreSQL whose data directory the postgres user cannot reach (DATA_DIR
+ * is made with mode 700) keeps its cluster elsewhere, DATA_DIR/postgres being a link to it
+ * (see src/lib/embedded-postgres-access.ts). That cluster goes too.
+ */
+function removeRelocatedData(link: string): void {
+  if (!fs.lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink() || !fs.existsSync(link)) return;
+  const home = path.dirname(fs.realpathSync(link));
+  if (fs.existsSync(path.join(home, 'source'))) fs.rmSync(home, { recursive: true, force: true });
 }
