@@ -74,10 +74,10 @@ const STOP_TIMEOUT_MS = 15_000;
 // Messages in English whatever the environment's locale: readiness is read from the server's log.
 const childEnv = () => ({ ...process.env, LC_MESSAGES: 'C' });
 
-/** The line of a server's or tool's output that says what went wrong, for a one-line error. */
-function reasonIn(output: string): string {
+/** The line of a server's or tool's output that says what went wrong, for a one-line error; '' if none does and `strict`. */
+function reasonIn(output: string, strict = false): string {
   const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
-  const line = [...lines].reverse().find((l) => /\b(FATAL|PANIC|ERROR|error):/.test(l)) ?? lines.at(-1) ?? 'no output';
+  const line = [...lines].reverse().find((l) => /\b(FATAL|PANIC|ERROR|error):/.test(l)) ?? (strict ? '' : (lines.at(-1) ?? 'no output'));
   return line.replace(/^.*?\b(FATAL|PANIC|ERROR):\s*/, '');
 }
 
@@ -147,7 +147,16 @@ async function launch(postgres: string, dataDir: string, port: number, user: Run
   let ready = false;
   const exited = new Promise<PostgresExit>((resolve) => {
     child.once('error', (err) => resolve({ code: null, signal: null, reason: err.message }));
-    child.once('exit', (code, signal) => resolve({ code, signal, reason: reasonIn(output) }));
+    child.once('exit', (code, signal) => {
+      // Once it ran, only what it wrote since says why it stopped (nothing, when it was killed).
+      // Its last words may still be in the pipe: read them first, a moment at most.
+      const done = () => resolve({ code, signal, reason: reasonIn(output, ready) });
+      const timer = setTimeout(done, 200);
+      child.once('close', () => {
+        clearTimeout(timer);
+        done();
+      });
+    });
   });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -157,10 +166,10 @@ async function launch(postgres: string, dataDir: string, port: number, user: Run
     const collect = (chunk: Buffer) => {
       const text = chunk.toString();
       log(text);
-      if (ready) return;
       output = (output + text).slice(-8000);
-      if (output.includes(READY)) {
+      if (!ready && output.includes(READY)) {
         ready = true;
+        output = '';
         clearTimeout(timer);
         resolve();
       }
