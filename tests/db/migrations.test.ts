@@ -58,18 +58,28 @@ describe('prisma/migrations', () => {
     expect(status).toMatch(/Database schema is up to date/);
   });
 
-  it('keep every worker node, value for value, when worker_nodes is rebuilt with its columns reordered', async () => {
-    const url = await createDatabase(admin, 'minispod_reorder');
+  /** A new database with every migration before `migration` applied, and what applies one more. */
+  async function migratedUpTo(prefix: string, migration: string) {
+    const url = await createDatabase(admin, prefix);
     created.push(url);
     const dir = path.join('prisma', 'migrations');
     const names = fs.readdirSync(dir).filter((n) => fs.statSync(path.join(dir, n)).isDirectory()).sort();
-    const rebuild = names.indexOf(REORDER);
-    expect(rebuild).toBeGreaterThan(0);
+    expect(names.indexOf(migration)).toBeGreaterThan(0);
     const client = new pg.Client({ connectionString: url });
     await client.connect();
+    const apply = async (name: string) => client.query(fs.readFileSync(path.join(dir, name, 'migration.sql'), 'utf8'));
     try {
-      const apply = async (name: string) => client.query(fs.readFileSync(path.join(dir, name, 'migration.sql'), 'utf8'));
-      for (const name of names.slice(0, rebuild)) await apply(name);
+      for (const name of names.slice(0, names.indexOf(migration))) await apply(name);
+    } catch (err) {
+      await client.end();
+      throw err;
+    }
+    return { client, apply };
+  }
+
+  it('keep every worker node, value for value, when worker_nodes is rebuilt with its columns reordered', async () => {
+    const { client, apply } = await migratedUpTo('minispod_reorder', REORDER);
+    try {
       await client.query(`INSERT INTO worker_nodes (id, name, hostname, "ipAddress", "cpuCores", "cpuArchitecture", "totalMemory", "totalStorage", architecture,
           "operatingSystem", status, "statusReason", "isReady", "isSchedulable", "maxPods", "currentPods", "allocatedCPU", "allocatedMemory", "allocatedStorage",
           labels, taints, "kubeletVersion", "agentTokenHash", "lastHeartbeat", "updatedAt")
@@ -94,17 +104,8 @@ describe('prisma/migrations', () => {
   });
 
   it('clear the heartbeat time of nodes that never sent one, and keep every real heartbeat', async () => {
-    const url = await createDatabase(admin, 'minispod_heartbeat');
-    created.push(url);
-    const dir = path.join('prisma', 'migrations');
-    const names = fs.readdirSync(dir).filter((n) => fs.statSync(path.join(dir, n)).isDirectory()).sort();
-    const at = names.indexOf(NEVER_HEARTBEATED);
-    expect(at).toBeGreaterThan(0);
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
+    const { client, apply } = await migratedUpTo('minispod_heartbeat', NEVER_HEARTBEATED);
     try {
-      const apply = async (name: string) => client.query(fs.readFileSync(path.join(dir, name, 'migration.sql'), 'utf8'));
-      for (const name of names.slice(0, at)) await apply(name);
       // As Prisma registered them: both columns from one reading of the clock.
       const node = (id: string, heartbeat: string) => `('${id}', '${id}', '${id}.local', '10.0.0.1', 8, 'x86_64', 1, 1, 'amd64', 'Ubuntu', '2026-01-01 10:00:00.123', '${heartbeat}', now())`;
       await client.query(`INSERT INTO worker_nodes (id, name, hostname, "ipAddress", "cpuCores", "cpuArchitecture", "totalMemory", "totalStorage", architecture, "operatingSystem", "createdAt", "lastHeartbeat", "updatedAt")
