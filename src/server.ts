@@ -5,6 +5,7 @@ import { maskUrl, resolveDatabase } from './lib/database-runtime.js';
 import { createDb, type DbHandle } from './lib/db.js';
 import { EmbeddedPostgresError, PortInUseError } from './lib/embedded-postgres.js';
 import { createHttpServer, reportError } from './lib/http/index.js';
+import { createRedisRateLimits } from './lib/http/rate-limit-redis.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { migrateDeploy } from './lib/migrate.js';
 import { createJobRunner, noJobs } from './lib/jobs.js';
@@ -84,7 +85,14 @@ export async function start(config: Config, logger: Logger, onDatabaseLost?: (er
       stoppables.push({ name: 'job queues', stop: runner.stop });
     }
 
-    const app = buildApp({ db: handle.db, pool: handle.pool, config, logger, jobs: runner ?? noJobs });
+    // Without REDIS_URL each process keeps its own counters in memory.
+    const rateLimits = config.redis.url ? createRedisRateLimits({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, logger }) : undefined;
+    if (rateLimits) {
+      stoppables.push({ name: 'Redis rate-limit store', stop: rateLimits.close });
+      // A Redis that is down does not hold the start: the limits resume when it answers.
+      await rateLimits.connected();
+    }
+    const app = buildApp({ db: handle.db, pool: handle.pool, config, logger, jobs: runner ?? noJobs, rateLimitStore: rateLimits?.store });
     // buildApp started the dummy hash, so libuv's pool threads exist now.
     lowerHelperThreadPriority(config.threadPoolNice);
     const server = await listen(app, config);
@@ -98,6 +106,7 @@ export async function start(config: Config, logger: Logger, onDatabaseLost?: (er
       `Database: ${maskUrl(database.url)}${database.embedded ? ' (embedded PostgreSQL, data in ' + database.embedded.dataDir + ')' : ''}`,
       `Jobs: ${runner ? `pg-boss in schema "${config.jobs.schema}" of that database (cron in ${config.jobs.timezone})` : 'disabled (JOBS_ENABLED=false): this process runs no background jobs'}`,
       `Email: ${mailer.describe()}`,
+      `Rate limits: ${rateLimits ? rateLimits.describe() : 'counted in this process (set REDIS_URL to share them between instances)'}`,
     ];
     if (config.env !== 'production' || seeded) {
       lines.push('Seeded accounts:', ...SEED_ACCOUNTS.map((a) => `  ${a.role.padEnd(13)} ${a.email} / ${a.password}`));

@@ -50,6 +50,8 @@ const envSchema = z.object({
   AUTH_RATE_LIMIT_WINDOW_MS: int(1000, 86_400_000).default(15 * 60_000),
   AUTH_RATE_LIMIT_MAX: int(0, 1_000_000).default(30),
   AUTH_RATE_LIMIT_ACCOUNT_MAX: int(0, 1_000_000).default(10),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'a redis:// or rediss:// URL' }).optional(),
+  REDIS_KEY_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/, 'letters, digits and _ : . - (at most 64)').default('minispod:'),
   HEARTBEAT_GRACE_SECONDS: int(5, 86_400).default(90),
   SWEEPER_INTERVAL_SECONDS: int(0, 3600).default(15),
   JOBS_ENABLED: bool.default(true),
@@ -87,6 +89,8 @@ export interface Config {
   trustProxy: boolean | number | string[];
   bodyLimit: string;
   rateLimit: { windowMs: number; max: number; authWindowMs: number; authMax: number; authAccountMax: number };
+  /** Shared store of the rate limits; without a URL every process counts on its own. */
+  redis: { url?: string; keyPrefix: string };
   heartbeatGraceSeconds: number;
   sweeperIntervalSeconds: number;
   jobs: { enabled: boolean; schema: string; pollIntervalSeconds: number; timezone: string };
@@ -176,6 +180,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
       authMax: env.AUTH_RATE_LIMIT_MAX,
       authAccountMax: env.AUTH_RATE_LIMIT_ACCOUNT_MAX,
     },
+    redis: { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX },
     heartbeatGraceSeconds: env.HEARTBEAT_GRACE_SECONDS,
     sweeperIntervalSeconds: env.SWEEPER_INTERVAL_SECONDS,
     jobs: { enabled: env.JOBS_ENABLED, schema: env.JOBS_SCHEMA, pollIntervalSeconds: env.JOBS_POLL_INTERVAL_SECONDS, timezone: env.BILLING_TIMEZONE },

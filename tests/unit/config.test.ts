@@ -63,6 +63,22 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(cfg.rateLimit)).toBe(true);
   });
 
+  it('keeps rate limits in memory unless REDIS_URL names a redis:// or rediss:// server, and never echoes that URL', () => {
+    const dir = tmpDataDir();
+    expect(loadConfig({ DATA_DIR: dir }).redis).toEqual({ url: undefined, keyPrefix: 'minispod:' });
+    expect(loadConfig({ DATA_DIR: dir, REDIS_URL: 'rediss://default:pw@cache.internal:6380/2', REDIS_KEY_PREFIX: 'eu1:' }).redis).toEqual({ url: 'rediss://default:pw@cache.internal:6380/2', keyPrefix: 'eu1:' });
+    for (const bad of ['http://:s3cret@cache.internal:6379', 'cache.internal:6379']) {
+      try {
+        loadConfig({ DATA_DIR: dir, REDIS_URL: bad });
+        expect.unreachable();
+      } catch (err) {
+        expect((err as ConfigError).problems).toEqual(['REDIS_URL: a redis:// or rediss:// URL']);
+        expect((err as ConfigError).message).not.toContain('s3cret');
+      }
+    }
+    expect(() => loadConfig({ DATA_DIR: dir, REDIS_KEY_PREFIX: 'has space' })).toThrow(/REDIS_KEY_PREFIX/);
+  });
+
   it('defaults to 12 bcrypt rounds, a 90 s heartbeat grace and the dashboard origins', () => {
     const cfg = loadConfig({ DATA_DIR: tmpDataDir() });
     expect(cfg.bcryptCost).toBe(12);
