@@ -81,6 +81,10 @@ export function checkTargets(rows: Row[], raw: RawBcryptResult | undefined, rss:
     const pct = (login.rps / raw.comparesPerSecond) * 100;
     targets.push({ goal: 'login >= 90% of raw bcrypt compares/s', measured: `${fmt(login.rps, 2)} vs ${fmt(raw.comparesPerSecond, 2)}/s = ${fmt(pct, 1)}%`, met: pct >= 90 });
   }
+  const jobs = row('jobs');
+  if (jobs) targets.push({ goal: 'jobs >= 300 completed/s through the queue', measured: `${fmt(jobs.rps)}/s (${fmt(row('jobs-during-heartbeats')?.rps)}/s while heartbeats run)`, met: jobs.rps >= 300 });
+  const hbJobs = row('heartbeat-during-jobs');
+  if (hbJobs?.ofCeiling !== undefined) targets.push({ goal: 'heartbeats during jobs >= 75% of heartbeats alone', measured: `${fmt(hbJobs.ofCeiling, 1)}%`, met: hbJobs.ofCeiling >= 75 });
   const probe = row('health-during-logins');
   if (probe) targets.push({ goal: '/health p99 < 20 ms during the login storm', measured: `p99 ${probe.p99} ms`, met: probe.p99 < 20 });
   const errors = rows.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0);

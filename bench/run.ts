@@ -10,6 +10,7 @@ import { pool, runLoad, runLoads, type LoadSpec } from './load.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { ensureBuild, monitorRss, startApi, startCeiling, type Server } from './processes.js';
 import { checkTargets, formatTable, formatTargets, machineInfo, writeReport, type Report, type Row } from './report.js';
+import { jobsPhase } from './jobs.js';
 import { healthProbe, loginScenario, throughputScenarios, type Scenario, type Targets } from './scenarios.js';
 
 const log = (line: string) => console.log(`[bench] ${line}`);
@@ -130,7 +131,10 @@ async function main(): Promise<void> {
       userToken: await accessToken(api.base, data.userEmails[0] as string, data.userPassword),
     };
 
-    await throughputPhase(throughputScenarios(data, targets, options), report, selected);
+    const scenarios = throughputScenarios(data, targets, options);
+    await throughputPhase(scenarios, report, selected);
+    const heartbeat = scenarios.find((s) => s.name === 'heartbeat');
+    if (selected('jobs') && heartbeat) await jobsPhase(data.url, heartbeat, report, log);
     await loginPhase(data, targets, report, selected);
     rss.stop();
     report.apiRss = rss.read();

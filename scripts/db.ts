@@ -40,6 +40,14 @@ const commands: Record<string, (url: string) => Promise<void>> = {
   reset: async (url) => {
     if (config.env === 'production') throw new Error('db:reset refuses to run with NODE_ENV=production');
     console.log(await runPrisma(['migrate', 'reset', '--force', '--skip-seed'], url));
+    // Prisma resets its own schema only: the job queues (pg-boss) live in theirs.
+    const handle = createDb({ url });
+    try {
+      await handle.pool.query(`DROP SCHEMA IF EXISTS "${config.jobs.schema}" CASCADE`);
+      console.log(`Dropped the job queues' schema "${config.jobs.schema}" (recreated at the next start)`);
+    } finally {
+      await handle.close();
+    }
     await runSeed(url);
   },
   studio: (url) =>

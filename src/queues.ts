@@ -64,7 +64,9 @@ export function declareQueues(deps: QueueDeps, jobs: JobQueue): QueueSpec[] {
       retryBackoff: true,
       expireInSeconds: 240,
       deadLetter: true,
+      // Up to 2 × 10 messages per polling interval from a backlog; new mail wakes the workers at once.
       workers: 2,
+      batchSize: 10,
       handler: (data, ctx) => sendEmailMessage({ db, config, mailer, logger }, data, ctx),
     }),
     defineQueue({

@@ -40,7 +40,7 @@ export interface QueueSpec<D extends object = object> {
   cron?: string;
   /** How many of this queue's jobs one process runs at once. */
   workers?: number;
-  /** Jobs fetched at once by a worker (run one after another). */
+  /** Jobs fetched at once by a worker and run one after another; with `workers`, it bounds the queue's rate per polling interval. */
   batchSize?: number;
   handler: (data: D, ctx: JobContext) => Promise<unknown>;
 }
@@ -136,10 +136,11 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
 
   /**
    * One worker's handler: the jobs of a fetch run one after another, each failing on its own (a
-   * failed job is failed with pg-boss's `fail`, the rest complete). After a non-empty fetch the
-   * worker fetches again at once instead of waiting for its polling interval.
+   * failed job is failed with pg-boss's `fail`; the rest complete together). A worker then waits
+   * for its polling interval, so a backlog never takes more than workers × batchSize jobs per
+   * interval from the API's CPU; work this process queues wakes it at once.
    */
-  const worker = (spec: QueueSpec, id: () => string | undefined) => async (jobs: PgBoss.JobWithMetadata<object>[]) => {
+  const worker = (spec: QueueSpec) => async (jobs: PgBoss.JobWithMetadata<object>[]) => {
     for (const job of jobs) {
       const ctx: JobContext = { clock, logger, jobId: job.id, retryCount: job.retryCount, lastAttempt: job.retryCount >= job.retryLimit };
       try {
@@ -149,8 +150,6 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         await boss.fail(spec.name, job.id, { message: err instanceof Error ? err.message : String(err) });
       }
     }
-    const self = id();
-    if (jobs.length > 0 && self) boss.notifyWorker(self);
   };
 
   return {
@@ -169,15 +168,13 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
           deadLetter = deadLetterOf(spec.name);
           await ensureQueue(boss, { name: deadLetter, policy: 'standard', retentionDays: 30 });
         }
-        await ensureQueue(boss, { name: spec.name, policy: spec.policy, deadLetter, ...settings });
+        await ensureQueue(boss, { name: spec.name, policy: spec.policy, ...(deadLetter ? { deadLetter } : {}), ...settings });
       }
       if (options.work === false) return;
       for (const spec of queues) {
         const ids: string[] = [];
         for (let i = 0; i < (spec.workers ?? 1); i++) {
-          const self: { id?: string } = {};
-          self.id = await boss.work(spec.name, { includeMetadata: true, batchSize: spec.batchSize ?? 1, pollingIntervalSeconds: options.pollIntervalSeconds }, worker(spec, () => self.id));
-          ids.push(self.id);
+          ids.push(await boss.work(spec.name, { includeMetadata: true, batchSize: spec.batchSize ?? 1, pollingIntervalSeconds: options.pollIntervalSeconds }, worker(spec)));
         }
         workerIds.set(spec.name, ids);
         if (spec.cron) await boss.schedule(spec.name, spec.cron, {}, { tz: options.timezone });

@@ -40,6 +40,3 @@ export function startPeriodic({ name, intervalSeconds, run, logger }: { name: st
     },
   };
 }
-
-/** Several loops stopped as one. */
-export const allJobs = (jobs: BackgroundJobs[]): BackgroundJobs => ({ stop: async () => void (await Promise.all(jobs.map((j) => j.stop()))) });

@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { seed } from '../../prisma/seed.js';
 import { runRestFile } from '../../scripts/lib/rest-file.js';
 import { createHttpServer } from '../../src/lib/http/server.js';
-import { runPrisma } from '../../src/lib/migrate.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
 import { createDatabase, dropDatabase } from '../helpers/test-database.js';
 
@@ -21,8 +20,7 @@ describe('rest/*.rest against a freshly seeded server', () => {
   let server: ReturnType<typeof createHttpServer>;
 
   beforeAll(async () => {
-    url = await createDatabase(admin, 'minispod_rest');
-    await runPrisma(['migrate', 'deploy'], url);
+    url = await createDatabase(admin, 'minispod_rest', inject('templateDatabaseUrl'));
     ctx = createTestContext({ env: { DATABASE_URL: url } });
     await seed(ctx.db, { bcryptCost: 4 });
     server = createHttpServer(ctx.app);
@@ -36,7 +34,7 @@ describe('rest/*.rest against a freshly seeded server', () => {
     await dropDatabase(admin, url);
   });
 
-  it.each(['auth', 'user', 'service', 'worker'])('%s.rest: every request answers with the status its title announces', async (name) => {
+  it.each(['auth', 'user', 'service', 'worker', 'admin'])('%s.rest: every request answers with the status its title announces', async (name) => {
     const text = fs.readFileSync(path.join('rest', `${name}.rest`), 'utf8');
     const results = await runRestFile(text, { baseUrl });
     expect(results.length).toBeGreaterThan(5);

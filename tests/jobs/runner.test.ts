@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdmin, createUser } from '../factories/index.js';
 import { createJobsContext, type JobsContext } from '../helpers/jobs-context.js';
 import { deadLetterOf, defineQueue, type JobContext, type QueueSpec } from '../../src/lib/jobs.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { declareQueues } from '../../src/queues.js';
 
+const METRICS_TOKEN = 'metrics-token-for-the-jobs-test';
 /** Calls of the test queues' handlers, by job id, across every runner of this file. */
 const calls = new Map<string, number>();
 const released = new Set<string>();
@@ -15,6 +17,7 @@ const testQueue = (name: string, spec: Partial<QueueSpec> & Pick<QueueSpec, 'han
 let ctx: JobsContext;
 beforeAll(async () => {
   ctx = await createJobsContext({
+    env: { METRICS_TOKEN },
     queues: (deps, jobs) => [
       ...declareQueues(deps, jobs),
       testQueue('test.fails', {
@@ -26,6 +29,7 @@ beforeAll(async () => {
       }),
       testQueue('test.count', {
         workers: 2,
+        batchSize: 10,
         handler: async (_data, c) => {
           seen(c);
         },
@@ -120,6 +124,33 @@ describe('job queues (pg-boss on the app database)', () => {
     expect(byName.has('email.send')).toBe(false);
   });
 
+  it('deletes expired refresh tokens and day-old email tokens in the hourly auth.cleanup job, by its clock', async () => {
+    const { user } = await createUser(ctx.db, ctx.config);
+    const now = Date.now();
+    await ctx.db.refreshToken.createMany({
+      data: [
+        { tokenHash: `expired-${user.id}`, familyId: 'f1', userId: user.id, expiresAt: new Date(now + 3_600_000) },
+        { tokenHash: `valid-${user.id}`, familyId: 'f2', userId: user.id, expiresAt: new Date(now + 30 * 86_400_000) },
+      ],
+    });
+    await ctx.db.accountToken.createMany({
+      data: [
+        { eventId: `evt_old_${user.id}`, userId: user.id, purpose: 'RESET_PASSWORD', email: user.email, tokenHash: `old-${user.id}`, expiresAt: new Date(now + 3_600_000) },
+        { eventId: `evt_new_${user.id}`, userId: user.id, purpose: 'VERIFY_EMAIL', email: user.email, tokenHash: `new-${user.id}`, expiresAt: new Date(now + 3 * 86_400_000) },
+      ],
+    });
+    const cleanup = ctx.runner.queues.find((q) => q.name === 'auth.cleanup');
+    // Two days on: the first refresh token has expired, the first email token expired more than a day ago.
+    const clock = { now: () => new Date(now + 2 * 86_400_000) };
+    const run = () => cleanup?.handler({}, { clock, logger: createLogger(ctx.config), jobId: 'test', retryCount: 0, lastAttempt: false });
+    await run();
+    expect((await ctx.db.refreshToken.findMany({ where: { userId: user.id } })).map((t) => t.familyId)).toEqual(['f2']);
+    expect((await ctx.db.accountToken.findMany({ where: { userId: user.id } })).map((t) => t.purpose)).toEqual(['VERIFY_EMAIL']);
+    // Idempotent: a second run finds nothing more of this user's to delete.
+    await run();
+    expect(await ctx.db.refreshToken.count({ where: { userId: user.id } })).toBe(1);
+  });
+
   it('GET /admin/jobs counts each queue for administrators and refuses users', async () => {
     const admin = await createAdmin(ctx.db, ctx.config);
     const { auth } = await createUser(ctx.db, ctx.config);
@@ -129,5 +160,11 @@ describe('job queues (pg-boss on the app database)', () => {
     expect(queues.map((q) => q.name)).toEqual(expect.arrayContaining(['events.dispatch', 'email.send', 'auth.cleanup', 'test.fails']));
     expect(queues.find((q) => q.name === 'test.fails')).toEqual({ name: 'test.fails', queued: 0, active: 0, completed: 0, failed: 1, deadLettered: 1, oldestQueuedSeconds: null });
     expect(queues.find((q) => q.name === 'test.count')).toMatchObject({ completed: 60, failed: 0, deadLettered: 0 });
+
+    const metrics = await ctx.request.get('/metrics').set('Authorization', `Bearer ${METRICS_TOKEN}`).expect(200);
+    expect(metrics.text).toContain('minispod_jobs_failed{queue="test.fails"} 1');
+    expect(metrics.text).toContain('minispod_jobs_dead_lettered{queue="test.fails"} 1');
+    expect(metrics.text).toContain('minispod_jobs_completed{queue="test.count"} 60');
+    expect(metrics.text).toMatch(/minispod_jobs_queued\{queue="email.send"\} 0/);
   });
 });
