@@ -41,6 +41,7 @@ const envSchema = z.object({
   JWT_AUDIENCE: z.string().min(1).default('minispod-api'),
   ACCESS_TOKEN_TTL_SECONDS: int(30, 86_400).default(900),
   REFRESH_TOKEN_TTL_SECONDS: int(60, 90 * 86_400).default(7 * 86_400),
+  REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: int(0, 300).default(10),
   BCRYPT_COST: int(4, 15).default(12),
   CORS_ORIGINS: csv.default(['http://localhost:3000', 'http://localhost:3100']),
   TRUST_PROXY: trustProxy.default(false),
@@ -50,6 +51,7 @@ const envSchema = z.object({
   AUTH_RATE_LIMIT_WINDOW_MS: int(1000, 86_400_000).default(15 * 60_000),
   AUTH_RATE_LIMIT_MAX: int(0, 1_000_000).default(30),
   AUTH_RATE_LIMIT_ACCOUNT_MAX: int(0, 1_000_000).default(10),
+  AUTH_RATE_LIMIT_ACCOUNT_CEILING: int(0, 1_000_000).default(100),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'a redis:// or rediss:// URL' }).optional(),
   REDIS_KEY_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/, 'letters, digits and _ : . - (at most 64)').default('minispod:'),
   HEARTBEAT_GRACE_SECONDS: int(5, 86_400).default(90),
@@ -83,12 +85,20 @@ export interface Config {
   dataDir: string;
   embeddedPgPort: number;
   seedOnFirstRun: boolean;
-  jwt: { secret: string; issuer: string; audience: string; accessTtlSeconds: number; refreshTtlSeconds: number };
+  /**
+   * refreshReuseSeconds: how long a rotated refresh token may be presented again (two tabs, a
+   * retried request) for working tokens of the same session; later, a replay revokes the session.
+   */
+  jwt: { secret: string; issuer: string; audience: string; accessTtlSeconds: number; refreshTtlSeconds: number; refreshReuseSeconds: number };
   bcryptCost: number;
   corsOrigins: string[];
   trustProxy: boolean | number | string[];
   bodyLimit: string;
-  rateLimit: { windowMs: number; max: number; authWindowMs: number; authMax: number; authAccountMax: number };
+  /**
+   * authAccountMax: failed sign-ins per account and client address; authAccountCeiling: failed
+   * sign-ins per account from all addresses together (NIST SP 800-63B: at most 100).
+   */
+  rateLimit: { windowMs: number; max: number; authWindowMs: number; authMax: number; authAccountMax: number; authAccountCeiling: number };
   /** Shared store of the rate limits; without a URL every process counts on its own. */
   redis: { url?: string; keyPrefix: string };
   heartbeatGraceSeconds: number;
@@ -168,6 +178,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
       audience: env.JWT_AUDIENCE,
       accessTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
       refreshTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
+      refreshReuseSeconds: env.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS,
     },
     bcryptCost: env.BCRYPT_COST,
     corsOrigins: env.CORS_ORIGINS,
@@ -179,6 +190,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
       authWindowMs: env.AUTH_RATE_LIMIT_WINDOW_MS,
       authMax: env.AUTH_RATE_LIMIT_MAX,
       authAccountMax: env.AUTH_RATE_LIMIT_ACCOUNT_MAX,
+      authAccountCeiling: env.AUTH_RATE_LIMIT_ACCOUNT_CEILING,
     },
     redis: { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX },
     heartbeatGraceSeconds: env.HEARTBEAT_GRACE_SECONDS,

@@ -5,9 +5,12 @@ import { createTestContext } from '../helpers/app.js';
 // Each context has its own in-memory limiter store, so these counts are not shared with other files.
 const perIp = createTestContext({ env: { AUTH_RATE_LIMIT_MAX: '3', AUTH_RATE_LIMIT_ACCOUNT_MAX: '0' } });
 const perAccount = createTestContext({ env: { AUTH_RATE_LIMIT_MAX: '0', AUTH_RATE_LIMIT_ACCOUNT_MAX: '2' } });
+// Client addresses come from X-Forwarded-For here, so one test can speak from several.
+const lockout = createTestContext({ env: { AUTH_RATE_LIMIT_MAX: '0', AUTH_RATE_LIMIT_ACCOUNT_MAX: '3', AUTH_RATE_LIMIT_ACCOUNT_CEILING: '6', TRUST_PROXY: 'true' } });
 afterAll(async () => {
   await perIp.close();
   await perAccount.close();
+  await lockout.close();
 });
 
 const email = () => `${unique('rl')}@example.test`;
@@ -36,6 +39,45 @@ describe('POST /api/v1/auth/login rate limits', () => {
     await perAccount.request.post('/api/v1/auth/login').send({ email: address, password: 'Wrong123!x' }).expect(401);
     await perAccount.request.post('/api/v1/auth/login').send({ email: address, password: 'Wrong123!x' }).expect(401);
     await perAccount.request.post('/api/v1/auth/register').send(body).expect(201);
+  });
+});
+
+describe('POST /api/v1/auth/login: nobody can lock an owner out', () => {
+  const login = (address: string, email: string, password: string) => lockout.request.post('/api/v1/auth/login').set('X-Forwarded-For', address).send({ email, password });
+
+  it("limits a stranger's wrong passwords at the stranger's address only: the owner still signs in from theirs", async () => {
+    const { user, password } = await createUser(lockout.db, lockout.config);
+    for (let i = 0; i < 3; i++) await login('198.51.100.7', user.email, 'Wrong123!x').expect(401);
+    const blocked = await login('198.51.100.7', user.email, 'Wrong123!x').expect(429);
+    expect(blocked.body.code).toBe('RATE_LIMITED');
+    // Even the right password is refused from the stranger's address until the window ends...
+    await login('198.51.100.7', user.email, password).expect(429);
+    // ...and accepted from the owner's.
+    const res = await login('198.51.100.8', user.email, password).expect(200);
+    expect(res.body.data.user.id).toBe(user.id);
+    expect(await lockout.db.refreshToken.count({ where: { userId: user.id } })).toBe(1);
+  });
+
+  it('counts failures only: successful logins never use up the limit, and one clears the failures before it', async () => {
+    const { user, password } = await createUser(lockout.db, lockout.config);
+    for (let i = 0; i < 5; i++) await login('198.51.100.9', user.email, password).expect(200);
+    for (let round = 0; round < 3; round++) {
+      await login('198.51.100.9', user.email, 'Wrong123!x').expect(401);
+      await login('198.51.100.9', user.email, 'Wrong123!x').expect(401);
+      await login('198.51.100.9', user.email, password).expect(200);
+    }
+    expect(await lockout.db.refreshToken.count({ where: { userId: user.id } })).toBe(8);
+  });
+
+  it('keeps a ceiling of failures per account across all addresses', async () => {
+    const { user, password } = await createUser(lockout.db, lockout.config);
+    for (let i = 0; i < 6; i++) await login(`198.51.101.${i % 3}`, user.email, 'Wrong123!x').expect(401);
+    await login('198.51.101.50', user.email, 'Wrong123!x').expect(429);
+    await login('198.51.101.51', user.email, password).expect(429);
+    expect(await lockout.db.refreshToken.count({ where: { userId: user.id } })).toBe(0);
+    // Another account is not affected.
+    const other = await createUser(lockout.db, lockout.config);
+    await login('198.51.101.50', other.user.email, other.password).expect(200);
   });
 });
 

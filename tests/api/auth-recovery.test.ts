@@ -78,7 +78,7 @@ describe('email verification', () => {
     const { user, tokens } = await register();
     await ctx.db.user.update({ where: { id: user.id }, data: { emailVerifiedAt: new Date() } });
     const next = email();
-    const res = await ctx.request.put('/api/v1/auth/profile').set('Authorization', `Bearer ${tokens.accessToken}`).send({ email: next }).expect(200);
+    const res = await ctx.request.put('/api/v1/auth/profile').set('Authorization', `Bearer ${tokens.accessToken}`).send({ email: next, currentPassword: PASSWORD }).expect(200);
     expect(res.body.data.emailVerifiedAt).toBeNull();
     const [mail] = await mailTo(next, 'Confirm your email address');
     await ctx.request.post('/api/v1/auth/verify-email').send({ token: linkToken(mail!, 'verify-email') }).expect(200);
@@ -108,7 +108,10 @@ describe('password reset', () => {
     expect(rows[0]?.tokenHash).not.toContain(token);
     expect(rows[0]!.expiresAt.getTime() - rows[0]!.createdAt.getTime()).toBe(30 * 60_000);
 
+    await ctx.request.get('/api/v1/auth/me').set('Authorization', `Bearer ${tokens.accessToken}`).expect(200);
     await ctx.request.post('/api/v1/auth/reset-password').send({ token, newPassword: NEW_PASSWORD, confirmNewPassword: NEW_PASSWORD }).expect(200);
+    // Every session ends at once: its access tokens as well as its refresh tokens.
+    await ctx.request.get('/api/v1/auth/me').set('Authorization', `Bearer ${tokens.accessToken}`).expect(401);
     await ctx.request.post('/api/v1/auth/refresh').send({ refreshToken: tokens.refreshToken }).expect(401);
     await ctx.request.post('/api/v1/auth/login').send({ email: address, password: PASSWORD }).expect(401);
     await ctx.request.post('/api/v1/auth/login').send({ email: address, password: NEW_PASSWORD }).expect(200);

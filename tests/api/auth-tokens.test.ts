@@ -7,7 +7,11 @@ import { createTestContext } from '../helpers/app.js';
 
 const ctx = createTestContext();
 const { request, db, config } = ctx;
-afterAll(() => ctx.close());
+const noReuse = createTestContext({ env: { REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: '0' } });
+afterAll(async () => {
+  await ctx.close();
+  await noReuse.close();
+});
 
 async function signIn() {
   const { user, password } = await createUser(db, config);
@@ -16,6 +20,9 @@ async function signIn() {
 }
 
 const refresh = (refreshToken: string) => request.post('/api/v1/auth/refresh').send({ refreshToken });
+/** Moves a used token's rotation back in time, as if the reuse interval (10 s by default) had passed. */
+const rotatedLongAgo = (refreshToken: string) =>
+  db.refreshToken.update({ where: { tokenHash: hashToken(refreshToken) }, data: { usedAt: new Date(Date.now() - (config.jwt.refreshReuseSeconds + 1) * 1000) } });
 
 describe('login writes', () => {
   const sql = sqlFor(db);
@@ -110,18 +117,44 @@ describe('POST /api/v1/auth/refresh', () => {
     expect(JSON.stringify(rows)).not.toContain(tokens.refreshToken);
   });
 
-  it('treats a reused token as theft: 401 and the whole family is revoked', async () => {
+  it('treats a token replayed after the reuse interval as theft: 401 and the whole family is revoked', async () => {
     const { user, tokens } = await signIn();
     const rotated = (await refresh(tokens.refreshToken).expect(200)).body.data.tokens;
+    await rotatedLongAgo(tokens.refreshToken);
     const reuse = await refresh(tokens.refreshToken).expect(401);
     expect(reuse.body.code).toBe('INVALID_TOKEN');
     await refresh(rotated.refreshToken).expect(401);
     expect(await db.refreshToken.count({ where: { userId: user.id, revokedAt: null } })).toBe(0);
   });
 
-  it('lets exactly one of several concurrent refreshes of one token succeed', async () => {
-    const { tokens } = await signIn();
+  it('answers concurrent refreshes of one token (two tabs, a retry) each with working tokens of the same session', async () => {
+    const { user, tokens } = await signIn();
     const results = await Promise.all(Array.from({ length: 8 }, () => refresh(tokens.refreshToken)));
+    expect(results.map((r) => r.status)).toEqual(Array<number>(8).fill(200));
+    const pairs = results.map((r) => r.body.data.tokens as { accessToken: string; refreshToken: string });
+    expect(new Set(pairs.map((p) => p.refreshToken)).size).toBe(8);
+    for (const p of pairs) await request.get('/api/v1/auth/me').set('Authorization', `Bearer ${p.accessToken}`).expect(200);
+
+    const rows = await db.refreshToken.findMany({ where: { userId: user.id } });
+    expect(rows).toHaveLength(9);
+    expect(new Set(rows.map((r) => r.familyId)).size).toBe(1);
+    expect(rows.filter((r) => r.revokedAt !== null)).toHaveLength(0);
+    // Every token handed out refreshes in turn.
+    for (const p of pairs) await refresh(p.refreshToken).expect(200);
+  });
+
+  it('lets a token be presented again within the interval, but not after a logout of its session', async () => {
+    const { tokens } = await signIn();
+    const first = (await refresh(tokens.refreshToken).expect(200)).body.data.tokens;
+    await refresh(tokens.refreshToken).expect(200);
+    await request.post('/api/v1/auth/logout').send({ refreshToken: first.refreshToken }).expect(200);
+    expect((await refresh(tokens.refreshToken).expect(401)).body.code).toBe('INVALID_TOKEN');
+  });
+
+  it('with a reuse interval of 0, lets exactly one of several concurrent refreshes of one token succeed', async () => {
+    const { user, password } = await createUser(noReuse.db, noReuse.config);
+    const { refreshToken } = (await noReuse.request.post('/api/v1/auth/login').send({ email: user.email, password }).expect(200)).body.data.tokens;
+    const results = await Promise.all(Array.from({ length: 8 }, () => noReuse.request.post('/api/v1/auth/refresh').send({ refreshToken })));
     const statuses = results.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     expect(statuses.filter((s) => s === 401)).toHaveLength(7);
@@ -131,6 +164,7 @@ describe('POST /api/v1/auth/refresh', () => {
     const { user, password, tokens } = await signIn();
     const other = (await request.post('/api/v1/auth/login').send({ email: user.email, password }).expect(200)).body.data.tokens;
     await refresh(tokens.refreshToken).expect(200);
+    await rotatedLongAgo(tokens.refreshToken);
     await refresh(tokens.refreshToken).expect(401);
     await refresh(other.refreshToken).expect(200);
   });

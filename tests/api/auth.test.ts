@@ -1,6 +1,6 @@
 import bcrypt from 'bcrypt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createAdmin, createUser, unique } from '../factories/index.js';
+import { createAdmin, createUser, DEFAULT_PASSWORD, unique } from '../factories/index.js';
 import { createTestContext } from '../helpers/app.js';
 
 const ctx = createTestContext();
@@ -38,10 +38,16 @@ describe('POST /api/v1/auth/register', () => {
     expect(await db.user.count({ where: { email: body.email } })).toBe(0);
   });
 
-  it('refuses an email that differs only in case with 409', async () => {
+  it('answers a taken email (in any case) with 201 as for a new one, and creates or changes nothing', async () => {
     const { user } = await createUser(db, config);
-    const res = await request.post('/api/v1/auth/register').send(registerBody({ email: user.email.toUpperCase() })).expect(409);
-    expect(res.body.code).toBe('CONFLICT');
+    const res = await request.post('/api/v1/auth/register').send(registerBody({ email: user.email.toUpperCase() })).expect(201);
+    expect(res.body.data.user).toMatchObject({ email: user.email, role: 'USER', isActive: true });
+    expect(res.body.data.user.id).not.toBe(user.id);
+    expect(await db.user.count({ where: { email: user.email } })).toBe(1);
+    expect(await db.user.findUnique({ where: { id: res.body.data.user.id } })).toBeNull();
+    expect(await db.user.findUniqueOrThrow({ where: { id: user.id } })).toEqual(user);
+    expect(await db.refreshToken.count({ where: { userId: user.id } })).toBe(0);
+    // The full contract (the same form as a new account's answer, the owner's email) is in auth-registration.test.ts.
   });
 
   it.each([
@@ -143,7 +149,7 @@ describe('PUT /api/v1/auth/profile', () => {
   it('updates name and normalized email', async () => {
     const { user, auth } = await createUser(db, config);
     const next = `${unique('New')}@Example.test`;
-    const res = await request.put('/api/v1/auth/profile').set('Authorization', auth).send({ name: '  Jane  ', email: next }).expect(200);
+    const res = await request.put('/api/v1/auth/profile').set('Authorization', auth).send({ name: '  Jane  ', email: next, currentPassword: DEFAULT_PASSWORD }).expect(200);
     expect(res.body.data).toMatchObject({ id: user.id, name: 'Jane', email: next.toLowerCase() });
     expect(await db.user.findUniqueOrThrow({ where: { id: user.id } })).toMatchObject({ name: 'Jane', email: next.toLowerCase() });
   });
@@ -157,8 +163,24 @@ describe('PUT /api/v1/auth/profile', () => {
 
   it('refuses an email taken by another account with 409', async () => {
     const other = await createUser(db, config);
-    const { auth } = await createUser(db, config);
-    await request.put('/api/v1/auth/profile').set('Authorization', auth).send({ email: other.user.email.toUpperCase() }).expect(409);
+    const { auth, password } = await createUser(db, config);
+    await request.put('/api/v1/auth/profile').set('Authorization', auth).send({ email: other.user.email.toUpperCase(), currentPassword: password }).expect(409);
+  });
+
+  it('takes the current password to change the email: 400 without it or when wrong, and nothing changes', async () => {
+    const { user, auth, password } = await createUser(db, config);
+    const next = `${unique('moved')}@example.test`;
+    const missing = await request.put('/api/v1/auth/profile').set('Authorization', auth).send({ email: next }).expect(400);
+    expect(missing.body.errors).toEqual([expect.objectContaining({ field: 'currentPassword' })]);
+    const wrong = await request.put('/api/v1/auth/profile').set('Authorization', auth).send({ name: 'Moved', email: next, currentPassword: 'Wrong123!x' }).expect(400);
+    expect(wrong.body.errors).toEqual([expect.objectContaining({ field: 'currentPassword' })]);
+    expect(await db.user.findUniqueOrThrow({ where: { id: user.id } })).toMatchObject({ email: user.email, name: user.name });
+    expect(await db.domainEvent.count({ where: { userId: user.id, type: 'user.email_changed' } })).toBe(0);
+
+    // Not needed for a name, nor for the email the account already has.
+    await request.put('/api/v1/auth/profile').set('Authorization', auth).send({ name: 'Kept Email', email: user.email }).expect(200);
+    await request.put('/api/v1/auth/profile').set('Authorization', auth).send({ email: next, currentPassword: password }).expect(200);
+    expect(await db.user.findUniqueOrThrow({ where: { id: user.id } })).toMatchObject({ email: next, name: 'Kept Email' });
   });
 
   it('refuses an empty body with 400', async () => {
@@ -217,10 +239,12 @@ describe('DELETE /api/v1/auth/account', () => {
     expect(await db.refreshToken.count({ where: { userId: user.id, revokedAt: null } })).toBe(0);
   });
 
-  it('lets an administrator deactivate themselves while another active administrator remains', async () => {
+  it('refuses an administrator (403), even while other administrators remain, and changes nothing', async () => {
     await createAdmin(db, config);
     const { user, auth } = await createAdmin(db, config);
-    await request.delete('/api/v1/auth/account').set('Authorization', auth).expect(200);
-    expect((await db.user.findUniqueOrThrow({ where: { id: user.id } })).isActive).toBe(false);
+    const res = await request.delete('/api/v1/auth/account').set('Authorization', auth).expect(403);
+    expect(res.body.code).toBe('FORBIDDEN');
+    expect(await db.user.findUniqueOrThrow({ where: { id: user.id } })).toMatchObject({ isActive: true, tokenVersion: 0 });
+    await request.get('/api/v1/auth/me').set('Authorization', auth).expect(200);
   });
 });

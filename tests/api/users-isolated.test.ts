@@ -57,18 +57,14 @@ describe('GET /api/v1/users/stats', () => {
 });
 
 describe('the last active administrator', () => {
-  it('cannot deactivate their own account (409) and stays active', async () => {
-    const [admin] = await onlyAdmins(1);
-    await createAdmin(ctx.db, ctx.config, { isActive: false });
-    const res = await ctx.request.delete('/api/v1/auth/account').set('Authorization', admin!.auth).expect(409);
-    expect(res.body.code).toBe('CONFLICT');
-    expect((await ctx.db.user.findUniqueOrThrow({ where: { id: admin!.user.id } })).isActive).toBe(true);
-  });
-
-  it('can deactivate their own account once another administrator is active', async () => {
-    const [a] = await onlyAdmins(2);
-    await ctx.request.delete('/api/v1/auth/account').set('Authorization', a!.auth).expect(200);
-    expect(await activeAdmins()).toBe(1);
+  it('cannot deactivate their own account (403), with or without other administrators', async () => {
+    for (const n of [1, 2]) {
+      const [admin] = await onlyAdmins(n);
+      const res = await ctx.request.delete('/api/v1/auth/account').set('Authorization', admin!.auth).expect(403);
+      expect(res.body.code).toBe('FORBIDDEN');
+      expect((await ctx.db.user.findUniqueOrThrow({ where: { id: admin!.user.id } })).isActive).toBe(true);
+      expect(await activeAdmins()).toBe(n);
+    }
   });
 
   // Each administrator removes the other at the same time; without serialization both would pass
@@ -97,4 +93,50 @@ describe('the last active administrator', () => {
       expect(await activeAdmins()).toBe(1);
     }
   });
+
+  // Every kind of removal at once, among administrators removing each other (and themselves):
+  // they deadlocked in PostgreSQL and answered 500, and one that read the administrators before
+  // others committed could remove the last one.
+  it('serializes concurrent removals of every kind: never a 500, a 409 when the guard refuses, one administrator always left', async () => {
+    const kinds: [string, (target: string, other: string) => { method: 'put' | 'patch' | 'delete' | 'post'; path: string; body?: object }][] = [
+      ['deactivate', (id) => ({ method: 'put', path: `/api/v1/users/${id}`, body: { isActive: false } })],
+      ['demote', (id) => ({ method: 'put', path: `/api/v1/users/${id}`, body: { role: 'USER' } })],
+      ['delete', (id) => ({ method: 'delete', path: `/api/v1/users/${id}` })],
+      ['toggle', (id) => ({ method: 'patch', path: `/api/v1/users/${id}/toggle-status` })],
+      ['bulk-deactivate', (id, other) => ({ method: 'post', path: '/api/v1/users/bulk', body: { action: 'deactivate', userIds: [id, other] } })],
+      ['bulk-demote', (id, other) => ({ method: 'post', path: '/api/v1/users/bulk', body: { action: 'set-role', role: 'USER', userIds: [other, id] } })],
+      ['bulk-delete', (id, other) => ({ method: 'post', path: '/api/v1/users/bulk', body: { action: 'delete', userIds: [id, other] } })],
+      ['self-deactivate', () => ({ method: 'delete', path: '/api/v1/auth/account' })],
+    ];
+    // A fixed pseudo-random sequence (mulberry32), so a failure replays.
+    let seed = 20261202;
+    const next = (n: number) => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return (((t ^ (t >>> 14)) >>> 0) % n) as number;
+    };
+    const statuses = new Map<number, number>();
+    for (let round = 0; round < 25; round++) {
+      const admins = await onlyAdmins(6);
+      // Some were administrators before: toggles bring them back while the others remove.
+      await ctx.db.user.updateMany({ where: { id: { in: admins.slice(4).map((a) => a.user.id) } }, data: { isActive: false } });
+      const results = await Promise.all(
+        Array.from({ length: 14 }, () => {
+          const [, route] = kinds[next(kinds.length)]!;
+          const r = route(admins[next(6)]!.user.id, admins[next(6)]!.user.id);
+          const req = ctx.request[r.method](r.path).set('Authorization', admins[next(4)]!.auth);
+          return r.body ? req.send(r.body) : req;
+        }),
+      );
+      for (const res of results) {
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        expect({ status: res.status, body: res.status >= 500 ? res.body : undefined }).toEqual({ status: expect.any(Number), body: undefined });
+        if (res.status === 409) expect(res.body.code).toBe('CONFLICT');
+      }
+      expect(await activeAdmins()).toBeGreaterThanOrEqual(1);
+    }
+    expect([...statuses.keys()].every((s) => [200, 401, 403, 404, 409].includes(s))).toBe(true);
+    expect(statuses.get(409)).toBeGreaterThan(0);
+  }, 60_000);
 });

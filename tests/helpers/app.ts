@@ -36,6 +36,7 @@ export function testConfig(env: Partial<Record<keyof Env, string>> = {}): Readon
       RATE_LIMIT_MAX: '0',
       AUTH_RATE_LIMIT_MAX: '0',
       AUTH_RATE_LIMIT_ACCOUNT_MAX: '0',
+      AUTH_RATE_LIMIT_ACCOUNT_CEILING: '0',
       LOG_FILES: 'false',
       DATA_DIR: '.data/test',
       ...env,

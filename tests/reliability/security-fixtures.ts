@@ -34,12 +34,12 @@ export function concretePath(op: Operation, t: Targets, node = t.node.node.id): 
 
 /**
  * The credential an operation is called with: the node's agent token for its reports, else the
- * administrator's. DELETE /auth/account deactivates its caller (unless it is the last active
- * administrator), so it gets a fresh administrator each time and the shared one stays usable.
+ * administrator's. DELETE /auth/account deactivates its caller (administrators may not, 403), so it
+ * gets a fresh user each time.
  */
 export async function credentialFor(ctx: TestContext, op: Operation, t: Targets, admin: string): Promise<string> {
   if (isAgentReport(op)) return t.node.auth;
-  if (op.method === 'delete' && op.path === '/api/v1/auth/account') return (await createAdmin(ctx.db, ctx.config)).auth;
+  if (op.method === 'delete' && op.path === '/api/v1/auth/account') return (await createUser(ctx.db, ctx.config)).auth;
   // One verification email a minute per account: a fresh account each call, so only the limits under test answer.
   if (op.path === '/api/v1/auth/resend-verification') return (await createAdmin(ctx.db, ctx.config)).auth;
   return admin;

@@ -2,7 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import { AppError, forbidden, normalizeError, unauthorized } from '../errors/index.js';
-import { bearerToken, createAccessTokenVerifier } from '../jwt.js';
+import { bearerToken, createAccessTokenVerifier, type AccessClaims } from '../jwt.js';
 import { sqlFor } from '../sql.js';
 import type { Role } from '../../generated/prisma/enums.js';
 
@@ -44,31 +44,32 @@ export interface Guards {
   resolveUser: (req: Request) => Promise<AuthUser>;
 }
 
-const USER_SQL = 'SELECT id, email, name, role, "isActive" FROM users WHERE id = $1::text';
+const USER_SQL = 'SELECT id, email, name, role, "isActive", "tokenVersion" FROM users WHERE id = $1::text';
 
 export function createGuards({ db, config }: { db: Db; config: Pick<Config, 'jwt'> }): Guards {
-  // Every authenticated request reads its user (deactivation must take effect at once): one
+  // Every authenticated request reads its user (deactivation and revocation take effect at once): one
   // prepared statement on the pool behind Prisma costs about half of the same read through Prisma.
   // Concurrent requests of one user share that read, which still starts after each of them arrived.
   const sql = sqlFor(db);
   const verifyToken = createAccessTokenVerifier(config.jwt);
-  const findUser = async (id: string): Promise<AuthUser | null> => {
-    const row = (await sql<AuthUser>(USER_SQL, [id], { share: true }))[0];
-    return row ? { ...row } : null;
-  };
+  // Shared rows are read-only: resolveUser copies what it hands on.
+  const findUser = async (id: string) => (await sql<AuthUser & { tokenVersion: number }>(USER_SQL, [id], { share: true }))[0];
 
   const resolveUser = async (req: Request): Promise<AuthUser> => {
     const token = bearerToken(req.get('authorization'));
     if (!token) throw unauthorized('Authentication required: send an access token as `Authorization: Bearer <token>`');
-    let userId: string;
+    let claims: AccessClaims;
     try {
-      userId = verifyToken(token);
+      claims = verifyToken(token);
     } catch (err) {
       throw normalizeError(err);
     }
-    const user = await findUser(userId);
-    if (!user) throw new AppError('INVALID_TOKEN', 'The account of this token no longer exists');
+    const found = await findUser(claims.sub);
+    if (!found) throw new AppError('INVALID_TOKEN', 'The account of this token no longer exists');
+    const { tokenVersion, ...user } = found;
     if (!user.isActive) throw new AppError('UNAUTHORIZED', 'This account is deactivated');
+    // A password change or reset, or a deactivation, raised the version: tokens signed before end.
+    if (claims.ver !== tokenVersion) throw new AppError('INVALID_TOKEN', 'This token was revoked; sign in again');
     return user;
   };
 

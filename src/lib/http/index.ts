@@ -2,7 +2,7 @@ export * from './authenticate.js';
 export * from './query.js';
 export * from './respond.js';
 export * from './routes.js';
-export { createLimiter, type RateLimitStoreFactory } from './rate-limit.js';
+export { createLimiter, ipKey, type RateLimitStoreFactory } from './rate-limit.js';
 export { reportError } from './error-middleware.js';
 export { forRequest, requestIdOf } from './request-context.js';
 export { createHttpServer } from './server.js';

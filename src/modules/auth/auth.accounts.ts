@@ -87,15 +87,20 @@ export const userViewSchema = z
 export const userWithCountSchema = userViewSchema.extend({ _count: z.object({ subscriptions: z.number().int() }) }).openapi('UserWithCount');
 
 /**
- * Guards "the last active administrator can never be removed". It locks the active
- * administrators' rows (in id order, so concurrent callers cannot deadlock) for the rest of the
- * transaction: two requests demoting the last two administrators at once are serialized, and the
- * second sees only one left. Call it inside a transaction before changing any user in `removing`.
+ * Guards "the last active administrator can never be removed". Every change that can remove an
+ * administrator (deactivate, demote, delete; one by one or in bulk) calls it first in its
+ * transaction. Its transaction-level advisory lock serializes all of them: the count read after
+ * it is current (each statement sees what committed before it) and no other removal runs until
+ * this transaction ends. A change that only adds administrators takes no lock; one not committed
+ * yet is not counted, which errs on the safe side. Locking the administrators' rows instead, as
+ * before, let removals that saw different sets of administrators deadlock.
  */
 export async function assertAdminsRemain(tx: DbClient, removing: readonly string[]): Promise<void> {
-  const admins = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM users WHERE role = 'ADMINISTRATOR' AND "isActive" ORDER BY id FOR UPDATE`;
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended('users.administrators', 0))`;
+  const admins = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM users WHERE role = 'ADMINISTRATOR' AND "isActive"`;
   const gone = new Set(removing);
-  if (admins.length > 0 && admins.every((a) => gone.has(a.id))) {
+  // None left also when none was there: only a caller whose own administrator role ended meanwhile gets here then.
+  if (admins.every((a) => gone.has(a.id))) {
     throw new AppError('CONFLICT', 'The last active administrator cannot be deleted, deactivated or demoted', {
       errors: [{ field: 'role', message: 'At least one active administrator must remain' }],
     });

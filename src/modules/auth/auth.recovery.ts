@@ -6,7 +6,7 @@ import type { JobQueue } from '../../lib/jobs.js';
 import type { Logger } from '../../lib/logger.js';
 import { toUserView, USER_VIEW_SELECT } from './auth.accounts.js';
 import { hashPassword } from './auth.passwords.js';
-import { revokeUserSessions } from './auth.sessions.js';
+import { ENDS_ACCESS_TOKENS, revokeUserSessions } from './auth.sessions.js';
 import { consumeAccountToken, invalidAccountToken } from './auth.tokens.js';
 
 /** Email verification and password reset: the account flows that go through the outbox and email. */
@@ -23,6 +23,8 @@ export const ACCOUNT_EVENTS = {
   emailChanged: 'user.email_changed',
   passwordResetRequested: 'user.password_reset_requested',
   passwordChanged: 'user.password_changed',
+  /** Someone registered with an address that already has an account; its owner is told. */
+  registrationAttempted: 'user.registration_attempted',
 } as const;
 
 /** Who changed a password, as the notice tells the owner. */
@@ -89,7 +91,7 @@ export async function resetPassword({ db, config, logger, jobs }: RecoveryDeps, 
     if (!user) throw invalidAccountToken();
     // Following the link also proves the address, when it is still the user's.
     const verified = user.emailVerifiedAt ?? (user.email === claim.email ? now : null);
-    await tx.user.update({ where: { id: claim.userId }, data: { password, emailVerifiedAt: verified } });
+    await tx.user.update({ where: { id: claim.userId }, data: { password, emailVerifiedAt: verified, ...ENDS_ACCESS_TOKENS } });
     // Every other reset link of the user dies with this one.
     await tx.accountToken.updateMany({ where: { userId: claim.userId, purpose: 'RESET_PASSWORD', usedAt: null }, data: { usedAt: now } });
     await revokeUserSessions(tx, claim.userId);

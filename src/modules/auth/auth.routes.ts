@@ -36,17 +36,22 @@ export function authRoutes(deps: ModuleDeps): RouteDef[] {
       method: 'post',
       path: '/register',
       summary: 'Create an account (role USER) and sign in',
+      description:
+        'An address that already has an account gets the same 201 with the same fields, so the answer does not tell who has an account; ' +
+        'no account is created or changed, the owner of the address is told by email, and the user and tokens of that answer belong to no account (the tokens are refused wherever they are used).',
       access: guards.public,
       before: limits.register,
       body: registerBody,
-      responses: { 201: { description: 'Registered', schema: sessionSchema }, 409: { description: 'Email already registered' } },
+      responses: { 201: { description: 'Registered (or, for a taken address, an answer of the same form that grants nothing)', schema: sessionSchema } },
       handler: async ({ body, req, res }) => created(res, await auth.register(svc, body, clientMeta(req)), 'User registered successfully'),
     }),
     defineRoute({
       method: 'post',
       path: '/login',
       summary: 'Sign in with email and password',
-      description: 'Unknown emails and wrong passwords get the same 401 in the same time. A deactivated account is refused (403) only after the password matched.',
+      description:
+        'Unknown emails and wrong passwords get the same 401 in the same time. A deactivated account is refused (403) only after the password matched. ' +
+        'Failed attempts are limited per account and client address (a success clears that count), so nobody can lock the owner out from elsewhere, and per account over all addresses at a higher ceiling (429).',
       access: guards.public,
       before: limits.login,
       body: loginBody,
@@ -57,7 +62,9 @@ export function authRoutes(deps: ModuleDeps): RouteDef[] {
       method: 'post',
       path: '/refresh',
       summary: 'Exchange a refresh token for a new token pair',
-      description: 'Refresh tokens are single use. Presenting a used one revokes every token of its session.',
+      description:
+        'Refresh tokens are rotated on every use. Presenting one again within REFRESH_TOKEN_REUSE_INTERVAL_SECONDS (10 s) of its rotation (two tabs, a retried request) ' +
+        'answers with new tokens of the same session; presenting it later, or a revoked one, revokes every token of its session.',
       access: guards.public,
       before: limits.refresh,
       body: refreshTokenBody,
@@ -97,6 +104,7 @@ export function authRoutes(deps: ModuleDeps): RouteDef[] {
       method: 'put',
       path: '/profile',
       summary: 'Update name or email of the signed-in user',
+      description: 'A new email takes `currentPassword` (400 without it or when it is wrong) and is unverified until confirmed through the link sent to it.',
       access: guards.user,
       body: updateProfileBody,
       responses: { 200: { description: 'Updated profile', schema: userWithCountSchema }, 409: { description: 'Email already registered' } },
@@ -106,7 +114,9 @@ export function authRoutes(deps: ModuleDeps): RouteDef[] {
       method: 'post',
       path: '/change-password',
       summary: 'Change the password of the signed-in user',
-      description: 'Revokes every refresh token of the user and returns a new token pair for the caller.',
+      description:
+        'Ends every session of the user at once (refresh tokens revoked, access tokens refused, the caller\'s included) and returns a new token pair for the caller. ' +
+        'Of concurrent changes only the first applies; the others get 400 as their current password no longer matches.',
       access: guards.user,
       body: changePasswordBody,
       responses: { 200: { description: 'Password changed', schema: tokensOnlySchema } },
@@ -116,9 +126,9 @@ export function authRoutes(deps: ModuleDeps): RouteDef[] {
       method: 'delete',
       path: '/account',
       summary: 'Deactivate the signed-in account',
-      description: 'Locks the account out at once and revokes its sessions. The last active administrator cannot do this (409).',
+      description: 'Locks the account out at once and ends its sessions. Administrators cannot deactivate themselves (403); another administrator can.',
       access: guards.user,
-      responses: { 200: { description: 'Account deactivated' }, 409: { description: 'Last active administrator' } },
+      responses: { 200: { description: 'Account deactivated' } },
       handler: async ({ req, res }) => {
         await auth.deactivateAccount(forRequest(svc, res), userId(req));
         ok(res, null, 'Account deactivated successfully');
@@ -165,7 +175,7 @@ export function authRoutes(deps: ModuleDeps): RouteDef[] {
       method: 'post',
       path: '/reset-password',
       summary: 'Set a new password with the token from the reset email',
-      description: 'Signs out every session of the user; the owner is told by email.',
+      description: 'Ends every session of the user at once (refresh and access tokens); the owner is told by email.',
       access: guards.public,
       before: limits.resetPassword,
       body: resetPasswordBody,

@@ -15,7 +15,11 @@ export const loginBody = z.strictObject({ email: emailSchema, password: z.string
 export const refreshTokenBody = z.strictObject({ refreshToken: z.string().min(1).max(512) }).openapi('RefreshTokenRequest');
 
 export const updateProfileBody = z
-  .strictObject({ name: nameSchema.optional(), email: emailSchema.optional() })
+  .strictObject({
+    name: nameSchema.optional(),
+    email: emailSchema.optional(),
+    currentPassword: z.string().min(1).max(1024).optional().openapi({ description: 'Required when the email changes' }),
+  })
   .refine((b) => b.name !== undefined || b.email !== undefined, { message: 'Send at least one of name, email' })
   .openapi('UpdateProfileRequest');
 

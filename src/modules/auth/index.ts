@@ -32,6 +32,6 @@ export {
   type UserRow,
 } from './auth.accounts.js';
 export { hashPassword, passwordSchema } from './auth.passwords.js';
-export { revokeUserSessions } from './auth.sessions.js';
+export { ENDS_ACCESS_TOKENS, revokeUserSessions } from './auth.sessions.js';
 export { ACCOUNT_EVENTS, dispatchSoon, recordPasswordChanged, type PasswordChangedBy } from './auth.recovery.js';
 export { accountTokenFor, issueAccountToken } from './auth.tokens.js';

@@ -27,6 +27,11 @@ const when = (d: Date) => d.toUTCString();
 const link = (deps: EmailDeps, page: string, token: string) => `${deps.config.mail.publicAppUrl}/${page}?token=${encodeURIComponent(token)}`;
 const activeUser = (tx: DbClient, where: { id: string } | { email: string }) =>
   tx.user.findFirst({ where: { ...where, isActive: true }, select: { id: true, name: true, email: true, emailVerifiedAt: true } });
+/** The active account of the address an event names in its data (a reset asked for, a registration tried). */
+const ownerOfAddress = async (tx: DbClient, event: EventRow) => {
+  const email = (event.data as { email?: unknown } | null)?.email;
+  return typeof email === 'string' ? activeUser(tx, { email }) : null;
+};
 
 const emailVerification: EmailTemplate = {
   name: 'email-verification',
@@ -50,8 +55,7 @@ const emailVerification: EmailTemplate = {
 const passwordReset: EmailTemplate = {
   name: 'password-reset',
   prepare: async (tx, event, deps) => {
-    const email = (event.data as { email?: unknown } | null)?.email;
-    const user = typeof email === 'string' ? await activeUser(tx, { email }) : null;
+    const user = await ownerOfAddress(tx, event);
     // No account (or a deactivated one) with that address: nothing is sent, and the requester was told the same as anyone.
     if (!user) return undefined;
     const { token, expiresAt } = await issueAccountToken(tx, deps.config, { eventId: event.id, userId: user.id, email: user.email, purpose: 'RESET_PASSWORD', issuedAt: event.occurredAt });
@@ -63,6 +67,28 @@ const passwordReset: EmailTemplate = {
         paragraphs: ['Someone asked to reset the password of your minispod account.', `The link works once, until ${when(expiresAt)}. Setting a new password signs out every device.`],
         action: { label: 'Choose a new password', url: link(deps, 'reset-password', token) },
         footer: 'If you did not ask for this, ignore this email: your password stays as it is.',
+      },
+    };
+  },
+};
+
+const registrationAttempted: EmailTemplate = {
+  name: 'registration-attempted',
+  prepare: async (tx, event, deps) => {
+    const user = await ownerOfAddress(tx, event);
+    // The account was deleted or deactivated since: nothing to tell.
+    if (!user) return undefined;
+    return {
+      to: user.email,
+      content: {
+        subject: 'Someone tried to create an account with your email address',
+        name: user.name,
+        paragraphs: [
+          `On ${when(event.occurredAt)} someone tried to create a new minispod account with ${user.email}. You already have an account with this address, so no new account was created and nothing about yours changed.`,
+          'If it was you, sign in with your existing account; if you forgot its password, reset it.',
+        ],
+        action: { label: 'Reset your password', url: `${deps.config.mail.publicAppUrl}/forgot-password` },
+        footer: 'If it was not you, you can ignore this email.',
       },
     };
   },
@@ -99,6 +125,7 @@ export const EMAILS_BY_EVENT: Record<string, EmailTemplate[]> = {
   [ACCOUNT_EVENTS.emailChanged]: [emailVerification],
   [ACCOUNT_EVENTS.passwordResetRequested]: [passwordReset],
   [ACCOUNT_EVENTS.passwordChanged]: [passwordChanged],
+  [ACCOUNT_EVENTS.registrationAttempted]: [registrationAttempted],
 };
 
 export const TEMPLATES = new Map(Object.values(EMAILS_BY_EVENT).flatMap((ts) => ts.map((t) => [t.name, t] as const)));

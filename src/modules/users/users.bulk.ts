@@ -1,6 +1,6 @@
 import { AppError, type FieldError } from '../../lib/errors/index.js';
 import type { Role } from '../../generated/prisma/enums.js';
-import { assertAdminsRemain, revokeUserSessions } from '../auth/index.js';
+import { assertAdminsRemain, ENDS_ACCESS_TOKENS, revokeUserSessions } from '../auth/index.js';
 import type { BulkAction } from './users.schemas.js';
 import type { UsersDeps } from './users.service.js';
 
@@ -57,7 +57,7 @@ export async function bulkUpdate({ db, logger }: UsersDeps, actorId: string, inp
     }
 
     const changed = found.filter((u) => (state.isActive !== undefined && u.isActive !== state.isActive) || (state.role !== undefined && u.role !== state.role)).map((u) => u.id);
-    if (changed.length > 0) await tx.user.updateMany({ where: { id: { in: changed } }, data: state });
+    if (changed.length > 0) await tx.user.updateMany({ where: { id: { in: changed } }, data: state.isActive === false ? { ...state, ...ENDS_ACCESS_TOKENS } : state });
     if (state.isActive === false) await revokeUserSessions(tx, changed);
     const changedSet = new Set(changed);
     return ids.map((id) => ({ id, status: (changedSet.has(id) ? 'updated' : 'unchanged') as BulkStatus }));

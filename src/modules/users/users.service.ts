@@ -4,7 +4,7 @@ import { conflict, forbidden, notFound } from '../../lib/errors/index.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Role } from '../../generated/prisma/enums.js';
 import type { JobQueue } from '../../lib/jobs.js';
-import { assertAdminsRemain, dispatchSoon, hashPassword, recordPasswordChanged, revokeUserSessions, toUserView, USER_VIEW_WITH_COUNT_SELECT } from '../auth/index.js';
+import { assertAdminsRemain, dispatchSoon, ENDS_ACCESS_TOKENS, hashPassword, recordPasswordChanged, revokeUserSessions, toUserView, USER_VIEW_WITH_COUNT_SELECT } from '../auth/index.js';
 import type { USER_SORT_FIELDS } from './users.schemas.js';
 
 export interface UsersDeps {
@@ -83,18 +83,23 @@ export async function updateUser({ db }: UsersDeps, actorId: string, id: string,
   return db.$transaction(async (tx) => {
     if (input.isActive === false || input.role === 'USER') await assertAdminsRemain(tx, [id]);
     await lockUser(tx, id);
-    const user = await tx.user.update({ where: { id }, data: input, select: USER_VIEW_WITH_COUNT_SELECT });
+    const user = await tx.user.update({ where: { id }, data: { ...input, ...(input.isActive === false ? ENDS_ACCESS_TOKENS : {}) }, select: USER_VIEW_WITH_COUNT_SELECT });
     if (input.isActive === false) await revokeUserSessions(tx, id);
     return toUserView(user);
   });
 }
 
-/** Sets a new password and ends the user's sessions: a reset usually means the old one leaked. */
-export async function resetPassword({ db, config, logger, jobs }: UsersDeps, id: string, newPassword: string) {
+/**
+ * Sets a new password and ends the user's sessions: a reset usually means the old one leaked.
+ * Not for the caller's own account, where it would skip the current password: that is what
+ * POST /auth/change-password is for.
+ */
+export async function resetPassword({ db, config, logger, jobs }: UsersDeps, actorId: string, id: string, newPassword: string) {
+  if (id === actorId) throw forbidden('Use POST /auth/change-password to change your own password');
   const password = await hashPassword(newPassword, config.bcryptCost);
   const user = await db.$transaction(async (tx) => {
     await lockUser(tx, id);
-    const updated = await tx.user.update({ where: { id }, data: { password }, select: USER_VIEW_WITH_COUNT_SELECT });
+    const updated = await tx.user.update({ where: { id }, data: { password, ...ENDS_ACCESS_TOKENS }, select: USER_VIEW_WITH_COUNT_SELECT });
     await revokeUserSessions(tx, id);
     await recordPasswordChanged(tx, id, 'administrator');
     return updated;
@@ -111,7 +116,7 @@ export async function toggleStatus({ db }: UsersDeps, actorId: string, id: strin
     await assertAdminsRemain(tx, [id]);
     await lockUser(tx, id);
     const current = await tx.user.findUniqueOrThrow({ where: { id }, select: { isActive: true } });
-    const user = await tx.user.update({ where: { id }, data: { isActive: !current.isActive }, select: USER_VIEW_WITH_COUNT_SELECT });
+    const user = await tx.user.update({ where: { id }, data: current.isActive ? { isActive: false, ...ENDS_ACCESS_TOKENS } : { isActive: true }, select: USER_VIEW_WITH_COUNT_SELECT });
     if (!user.isActive) await revokeUserSessions(tx, id);
     return toUserView(user);
   });
