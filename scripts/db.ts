@@ -27,8 +27,8 @@ async function withDatabase(fn: (url: string) => Promise<void>): Promise<void> {
 async function runSeed(url: string): Promise<void> {
   const handle = createDb({ url });
   try {
-    const result = await seed(handle.db, { bcryptCost: config.bcryptCost });
-    console.log(`Seed: created ${result.users} users, ${result.services} services, ${result.workers} worker nodes (existing rows are left as they are)`);
+    const result = await seed(handle.db, { bcryptCost: config.bcryptCost, billing: { timezone: config.billing.timezone, appsDomain: config.appsDomain, currency: config.currency } });
+    console.log(`Seed: created ${result.users} users, ${result.services} services, ${result.workers} worker nodes, ${result.wallets} funded wallets, ${result.subscriptions} subscription (existing rows are left as they are)`);
   } finally {
     await handle.close();
   }

@@ -21,8 +21,10 @@ import { authModule } from './modules/auth/index.js';
 import { catalogModule } from './modules/catalog/index.js';
 import { notificationsModule } from './modules/notifications/index.js';
 import { operationsModule } from './modules/operations/index.js';
+import { subscriptionsModule } from './modules/subscriptions/index.js';
 import type { ModuleDeps } from './modules/types.js';
 import { usersModule } from './modules/users/index.js';
+import { walletModule } from './modules/wallet/index.js';
 import { workersModule } from './modules/workers/index.js';
 import { QUEUE_INFO } from './queues.js';
 
@@ -58,7 +60,7 @@ export function buildApp({ db, config, logger, pool, rateLimitStore, jobs = noJo
   const metrics = createMetrics({ db, pool, jobs: { schema: config.jobs.schema, queues } });
   const deps: ModuleDeps = { db, config, logger, guards, rateLimitStore, metrics, jobs, queues };
   const workers = workersModule(deps);
-  const modules: ApiModule[] = [authModule(deps), usersModule(deps), catalogModule(deps), workers, notificationsModule(deps), operationsModule(deps)];
+  const modules: ApiModule[] = [authModule(deps), usersModule(deps), catalogModule(deps), workers, notificationsModule(deps), operationsModule(deps), subscriptionsModule(deps), walletModule(deps)];
   const health = healthRoutes(db);
   const metricsModule = metricsRoutes(metrics, config.metricsToken);
 

@@ -5,6 +5,7 @@ import { defineQueue, type JobQueue, type QueueInfo, type QueueSpec } from './li
 import type { Logger } from './lib/logger.js';
 import { z } from './lib/zod.js';
 import { deleteExpiredAccountData } from './modules/auth/index.js';
+import { runDunning, runExpiry, runRenewalNotices, runRenewals, subscriptionsDeps } from './modules/subscriptions/index.js';
 import { EMAIL_QUEUE, emailConsumer, requeueLostEmails, sendEmailMessage, type Mailer } from './modules/notifications/index.js';
 
 /**
@@ -25,6 +26,10 @@ export const QUEUE_INFO: readonly QueueInfo[] = [
   { name: 'events.dispatch', deadLetter: true },
   { name: EMAIL_QUEUE, deadLetter: true },
   { name: 'auth.cleanup', deadLetter: true },
+  { name: 'billing.renew', deadLetter: true },
+  { name: 'billing.dunning', deadLetter: true },
+  { name: 'subscription.expire', deadLetter: true },
+  { name: 'notify.renewal-upcoming', deadLetter: true },
 ];
 
 export function eventConsumers(deps: Pick<QueueDeps, 'config'>, jobs: JobQueue): EventConsumer[] {
@@ -84,6 +89,38 @@ export function declareQueues(deps: QueueDeps, jobs: JobQueue): QueueSpec[] {
         return deleted;
       },
     }),
+    ...billingQueues(deps, jobs),
   ];
   return queues;
+}
+
+/** The subscription lifecycle's scheduled work (src/modules/subscriptions/subscriptions.billing.ts). */
+function billingQueues(deps: QueueDeps, jobs: JobQueue): QueueSpec[] {
+  const subs = subscriptionsDeps({ ...deps, jobs });
+  const daily = { policy: 'short', retryLimit: 3, retryDelay: 300, retryBackoff: true, expireInSeconds: 1800, deadLetter: true } as const;
+  return [
+    defineQueue({
+      name: 'billing.renew',
+      // Every 10 minutes; rows are locked one by one with SKIP LOCKED, so overlapping runs share the work.
+      ...daily,
+      retryDelay: 60,
+      cron: '*/10 * * * *',
+      handler: async (_data, ctx) => ({ renewed: await runRenewals(subs, ctx) }),
+    }),
+    defineQueue({
+      name: 'billing.dunning',
+      // Hourly over every PAST_DUE subscription, and at once for one user after a wallet credit.
+      data: z.strictObject({ userId: z.string().min(1).max(64).optional() }),
+      policy: 'standard',
+      retryLimit: 3,
+      retryDelay: 60,
+      retryBackoff: true,
+      expireInSeconds: 1800,
+      deadLetter: true,
+      cron: '5 * * * *',
+      handler: (data, ctx) => runDunning(subs, ctx, data.userId),
+    }),
+    defineQueue({ name: 'subscription.expire', ...daily, cron: '30 2 * * *', handler: async (_data, ctx) => ({ expired: await runExpiry(subs, ctx) }) }),
+    defineQueue({ name: 'notify.renewal-upcoming', ...daily, cron: '0 9 * * *', handler: async (_data, ctx) => ({ notified: await runRenewalNotices(subs, ctx) }) }),
+  ];
 }

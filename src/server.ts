@@ -61,9 +61,9 @@ export async function start(config: Config, logger: Logger, onDatabaseLost?: (er
 
     let seeded = false;
     if (config.seedOnFirstRun && (await handle.db.user.count()) === 0) {
-      const result = await seed(handle.db, { bcryptCost: config.bcryptCost });
+      const result = await seed(handle.db, { bcryptCost: config.bcryptCost, billing: { timezone: config.billing.timezone, appsDomain: config.appsDomain, currency: config.currency } });
       seeded = true;
-      logger.info(`Seeded ${result.users} users, ${result.services} services, ${result.workers} worker nodes`);
+      logger.info(`Seeded ${result.users} users, ${result.services} services, ${result.workers} worker nodes, ${result.wallets} funded wallets, ${result.subscriptions} subscription`);
     }
 
     const mailer = createMailer({ config, logger });

@@ -18,6 +18,8 @@ interface SeedService {
   memLimit: string;
   storage: string;
   environmentVars: Record<string, string>;
+  dataMountPath?: string;
+  healthPath?: string;
 }
 
 /** Self-hostable apps with their official images and ports; quantities are canonical Kubernetes ones. */
@@ -38,6 +40,8 @@ export const SEED_SERVICES: readonly SeedService[] = [
     memLimit: '1Gi',
     storage: '5Gi',
     environmentVars: { N8N_PORT: '5678', GENERIC_TIMEZONE: 'Asia/Jakarta', TZ: 'Asia/Jakarta' },
+    dataMountPath: '/home/node/.n8n',
+    healthPath: '/healthz',
   },
   {
     name: 'Ghost',
@@ -55,6 +59,7 @@ export const SEED_SERVICES: readonly SeedService[] = [
     memLimit: '512Mi',
     storage: '5Gi',
     environmentVars: { NODE_ENV: 'production' },
+    dataMountPath: '/var/lib/ghost/content',
   },
   {
     name: 'WordPress',

@@ -63,6 +63,13 @@ const envSchema = z.object({
   SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
   MAIL_FROM: z.string().min(3).default('minispod <no-reply@minispod.local>'),
   PUBLIC_APP_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:3100'),
+  BILLING_GRACE_DAYS: int(0, 60).default(3),
+  BILLING_RETENTION_DAYS: int(1, 365).default(14),
+  APPS_DOMAIN: z
+    .string()
+    .toLowerCase()
+    .regex(/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a DNS domain such as apps.example.com')
+    .default('apps.localhost'),
   THREAD_POOL_NICE: int(0, 19).default(10),
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug', 'silent']).optional(),
@@ -105,6 +112,8 @@ export interface Config {
   sweeperIntervalSeconds: number;
   jobs: { enabled: boolean; schema: string; pollIntervalSeconds: number; timezone: string };
   mail: { smtpUrl?: string; from: string; publicAppUrl: string };
+  billing: { graceDays: number; retentionDays: number; timezone: string };
+  appsDomain: string;
   threadPoolNice: number;
   shutdownGraceMs: number;
   log: { level: 'error' | 'warn' | 'info' | 'http' | 'debug' | 'silent'; format: 'pretty' | 'json'; dir: string; files: boolean };
@@ -196,6 +205,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
     heartbeatGraceSeconds: env.HEARTBEAT_GRACE_SECONDS,
     sweeperIntervalSeconds: env.SWEEPER_INTERVAL_SECONDS,
     jobs: { enabled: env.JOBS_ENABLED, schema: env.JOBS_SCHEMA, pollIntervalSeconds: env.JOBS_POLL_INTERVAL_SECONDS, timezone: env.BILLING_TIMEZONE },
+    billing: { graceDays: env.BILLING_GRACE_DAYS, retentionDays: env.BILLING_RETENTION_DAYS, timezone: env.BILLING_TIMEZONE },
+    appsDomain: env.APPS_DOMAIN,
     mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, publicAppUrl: env.PUBLIC_APP_URL.replace(/\/+$/, '') },
     threadPoolNice: env.THREAD_POOL_NICE,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,

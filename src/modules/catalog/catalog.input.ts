@@ -1,3 +1,4 @@
+import type { Prisma } from '../../lib/db.js';
 import { badRequest, type FieldError } from '../../lib/errors/index.js';
 import { nameKeyOf } from '../../lib/text.js';
 import type { ServiceStatus } from '../../generated/prisma/enums.js';
@@ -32,6 +33,12 @@ export interface ServiceWrite {
   dockerImage?: string | null;
   containerPort?: number | null;
   environmentVars?: Record<string, string>;
+  planGroup?: string | null;
+  maxInstances?: number | null;
+  healthPath?: string | null;
+  dataMountPath?: string | null;
+  nodeSelector?: Record<string, string>;
+  tolerations?: Prisma.InputJsonValue;
 }
 
 interface Pair {
@@ -124,5 +131,11 @@ function resolve(body: CreateServiceInput | UpdateServiceInput, current: StoredS
     dockerImage: body.dockerImage,
     containerPort: body.containerPort,
     environmentVars: body.environmentVars,
+    planGroup: body.planGroup,
+    maxInstances: body.maxInstances,
+    healthPath: body.healthPath,
+    dataMountPath: body.dataMountPath,
+    nodeSelector: body.nodeSelector,
+    tolerations: body.tolerations as Prisma.InputJsonValue | undefined,
   };
 }

@@ -1,6 +1,7 @@
 import { listQuery } from '../../lib/http/index.js';
 import { HIDDEN_TEXT_MESSAGE, isVisibleText } from '../../lib/text.js';
 import { z } from '../../lib/zod.js';
+import { labelKey, labelsSchema, labelValue, TAINT_EFFECTS } from '../workers/index.js';
 import { parseQuantity, type QuantityKind } from './quantities.js';
 
 export const SERVICE_STATUSES = ['ACTIVE', 'INACTIVE', 'DEPRECATED'] as const;
@@ -95,6 +96,47 @@ const fields = {
     .openapi({ example: 'n8nio/n8n:latest' }),
   containerPort: z.number().int().min(1).max(65535).nullable().openapi({ example: 5678 }),
   environmentVars,
+  planGroup: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'Use lower-case letters, digits and hyphens')
+    .max(50)
+    .nullable()
+    .openapi({ example: 'ghost', description: 'Services of one group (e.g. ghost-small, ghost-large) are plans a subscription can switch between' }),
+  maxInstances: z.number().int().min(1).max(1_000_000).nullable().openapi({ description: 'How many live subscriptions the service may have; null: unlimited' }),
+  healthPath: z
+    .string()
+    .trim()
+    .max(200)
+    .regex(/^\/[\x21-\x7e]*$/, 'An HTTP path starting with /')
+    .nullable()
+    .openapi({ example: '/healthz', description: 'HTTP readiness probe; a TCP probe on the port when null' }),
+  dataMountPath: z
+    .string()
+    .trim()
+    .max(200)
+    .regex(/^\/(?:[A-Za-z0-9._-]+\/?)+$/, 'An absolute directory path such as /var/lib/ghost/content')
+    .refine((p) => !p.split('/').includes('..') && !['/', '/proc', '/sys', '/dev', '/etc'].includes(p.replace(/\/$/, '') || '/'), 'Not a system directory')
+    .nullable()
+    .openapi({ example: '/home/node/.n8n', description: 'Where the app keeps its data: a persistent volume (the storage size) is mounted there' }),
+  nodeSelector: labelsSchema.openapi({ description: 'Kubernetes nodeSelector: node labels the app needs' }),
+  tolerations: z
+    .array(
+      z
+        .strictObject({
+          key: labelKey.optional(),
+          operator: z.enum(['Exists', 'Equal']).optional(),
+          value: labelValue.optional(),
+          effect: z.enum(TAINT_EFFECTS).optional(),
+          tolerationSeconds: z.number().int().min(0).max(86_400 * 365).optional(),
+        })
+        .refine((t) => t.operator !== 'Exists' || t.value === undefined, { message: 'operator Exists takes no value', path: ['value'] })
+        .refine((t) => t.key !== undefined || t.operator === 'Exists', { message: 'a toleration without a key must use operator Exists', path: ['key'] })
+        .refine((t) => t.tolerationSeconds === undefined || t.effect === 'NoExecute', { message: 'tolerationSeconds only applies to effect NoExecute', path: ['tolerationSeconds'] }),
+    )
+    .max(20)
+    .openapi({ description: 'Kubernetes tolerations of the app\'s pods' }),
 };
 
 type WriteBody = { [K in keyof typeof fields]?: z.output<(typeof fields)[K]> };

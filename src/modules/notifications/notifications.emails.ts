@@ -2,10 +2,11 @@ import type { Config } from '../../lib/config.js';
 import type { DbClient } from '../../lib/db.js';
 import type { EventRow } from '../../lib/events.js';
 import { ACCOUNT_EVENTS, issueAccountToken, type PasswordChangedBy } from '../auth/index.js';
+import { BILLING_EMAILS } from './notifications.billing.js';
 import { renderEmail, type EmailContent, type RenderedEmail } from './notifications.layout.js';
 
 export interface EmailDeps {
-  config: Pick<Config, 'jwt' | 'mail'>;
+  config: Pick<Config, 'jwt' | 'mail' | 'billing'>;
 }
 
 export interface PreparedEmail {
@@ -125,6 +126,7 @@ export const EMAILS_BY_EVENT: Record<string, EmailTemplate[]> = {
   [ACCOUNT_EVENTS.emailChanged]: [emailVerification],
   [ACCOUNT_EVENTS.passwordResetRequested]: [passwordReset],
   [ACCOUNT_EVENTS.passwordChanged]: [passwordChanged],
+  ...BILLING_EMAILS,
   [ACCOUNT_EVENTS.registrationAttempted]: [registrationAttempted],
 };
 

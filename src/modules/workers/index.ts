@@ -20,3 +20,6 @@ export function workersModule(deps: ModuleDeps): ApiModule {
 export function startBackgroundJobs(deps: Pick<ModuleDeps, 'db' | 'config' | 'logger'>): BackgroundJobs {
   return startSweeper(deps);
 }
+
+// Kubernetes label and taint syntax, which the catalog's nodeSelector and tolerations share.
+export { labelKey, labelsSchema, labelValue, TAINT_EFFECTS } from './workers.schemas.js';

@@ -22,11 +22,11 @@ export function labelKeyProblem(key: string): string | undefined {
   return undefined;
 }
 
-const labelKey = z.string().superRefine((key, ctx) => {
+export const labelKey = z.string().superRefine((key, ctx) => {
   const problem = labelKeyProblem(key);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
-const labelValue = z
+export const labelValue = z
   .string()
   .max(63, 'label values are at most 63 characters')
   .regex(new RegExp(`^$|${LABEL_NAME.source}`), 'label values are empty or letters, digits, "-", "_" and ".", starting and ending with a letter or digit');

@@ -1,0 +1,135 @@
+import type { DbClient } from '../../lib/db.js';
+import type { EventRow } from '../../lib/events.js';
+import type { EmailDeps, EmailTemplate, PreparedEmail } from './notifications.emails.js';
+import type { EmailContent } from './notifications.layout.js';
+
+/** The emails of the money and subscription lifecycle, one template per event. */
+
+type Data = Record<string, unknown>;
+const money = (amount: unknown, currency: string) => new Intl.NumberFormat('id-ID', { style: 'currency', currency, maximumFractionDigits: 0 }).format(Number(amount ?? 0));
+const day = (iso: unknown) => (typeof iso === 'string' || iso instanceof Date ? new Date(iso).toUTCString().replace(/ \d\d:\d\d:\d\d GMT$/, '') : '');
+
+interface Context {
+  name: string;
+  email: string;
+  service: string;
+  currency: string;
+  sub: { currentPeriodEnd: Date; url?: string };
+  data: Data;
+  deps: EmailDeps;
+}
+
+async function context(tx: DbClient, event: EventRow, deps: EmailDeps): Promise<Context | undefined> {
+  const data = (event.data ?? {}) as Data;
+  const subscriptionId = typeof data.subscriptionId === 'string' ? data.subscriptionId : undefined;
+  const sub = subscriptionId
+    ? await tx.subscription.findUnique({ where: { id: subscriptionId }, select: { currentPeriodEnd: true, currency: true, user: { select: { name: true, email: true } }, service: { select: { displayName: true } }, instance: { select: { url: true } } } })
+    : null;
+  const user = sub?.user ?? (event.userId ? await tx.user.findUnique({ where: { id: event.userId }, select: { name: true, email: true } }) : null);
+  if (!user) return undefined;
+  return { name: user.name, email: user.email, service: sub?.service.displayName ?? '', currency: sub?.currency ?? 'IDR', sub: { currentPeriodEnd: sub?.currentPeriodEnd ?? new Date(0), url: sub?.instance?.url }, data, deps };
+}
+
+const dashboard = (c: Context, label = 'Open your dashboard') => ({ label, url: `${c.deps.config.mail.publicAppUrl}/subscriptions` });
+const wallet = (c: Context) => ({ label: 'Top up your wallet', url: `${c.deps.config.mail.publicAppUrl}/wallet` });
+
+const template = (name: string, write: (c: Context) => Omit<EmailContent, 'name'>): EmailTemplate => ({
+  name,
+  prepare: async (tx, event, deps): Promise<PreparedEmail | undefined> => {
+    const c = await context(tx, event, deps);
+    return c && { to: c.email, content: { name: c.name, ...write(c) } };
+  },
+});
+
+const receipt = (c: Context) => `Receipt ${String(c.data.transactionNumber ?? '')}: ${money(c.data.amount, c.currency)} paid from your wallet.`;
+
+export const BILLING_EMAILS: Record<string, EmailTemplate[]> = {
+  'subscription.created': [
+    template('subscription-created', (c) => ({
+      subject: `Your ${c.service} subscription`,
+      paragraphs: [`Thank you: your ${c.service} subscription is set up and its app is being started. We will email you when it is ready.`, receipt(c), `The first month runs until ${day(c.sub.currentPeriodEnd)}.`],
+      action: dashboard(c),
+    })),
+  ],
+  'subscription.renewed': [
+    template('subscription-renewed', (c) => ({
+      subject: `${c.service} renewed`,
+      paragraphs: [`Your ${c.service} subscription was renewed until ${day(c.data.periodEnd)}.`, receipt(c)],
+      action: dashboard(c),
+    })),
+  ],
+  'subscription.renewal_upcoming': [
+    template('renewal-upcoming', (c) => ({
+      subject: `Top up before ${c.service} renews`,
+      paragraphs: [
+        `${c.service} renews on ${day(c.data.periodEnd)} for ${money(c.data.amount, c.currency)}, but your wallet holds ${money(c.data.balance, c.currency)}.`,
+        `Top up at least ${money(c.data.shortfall, c.currency)} so the renewal goes through.`,
+      ],
+      action: wallet(c),
+    })),
+  ],
+  'subscription.past_due': [
+    template('payment-failed', (c) => ({
+      subject: `Payment for ${c.service} failed`,
+      paragraphs: [
+        `We could not renew ${c.service}: the wallet does not cover ${money(c.data.amount, c.currency)}. Your app keeps running for now.`,
+        `Top up before ${day(c.data.graceEndsAt)}; we retry every hour and as soon as your wallet is credited. After that date the app is stopped.`,
+      ],
+      action: wallet(c),
+    })),
+  ],
+  'subscription.suspended': [
+    template('subscription-suspended', (c) => ({
+      subject: `${c.service} is suspended`,
+      paragraphs: [
+        c.data.reason === 'payment' ? `${c.service} was suspended because its renewal stayed unpaid. The app is stopped; its data is kept.` : `An administrator suspended ${c.service}: ${String(c.data.reason ?? '')}. The app is stopped; its data is kept.`,
+        `Unless it is resumed, the app and its data are deleted on ${day(c.data.deleteAfter)}.`,
+      ],
+      action: c.data.reason === 'payment' ? wallet(c) : dashboard(c),
+    })),
+  ],
+  'subscription.resumed': [
+    template('subscription-resumed', (c) => ({
+      subject: `${c.service} is back`,
+      paragraphs: [`${c.service} is active again and its app is being started.`, ...(c.data.transactionNumber ? [receipt(c)] : [])],
+      action: dashboard(c),
+    })),
+  ],
+  'subscription.cancel_scheduled': [
+    template('cancellation-scheduled', (c) => ({
+      subject: `${c.service} will end on ${day(c.data.cancelAt)}`,
+      paragraphs: [`As you asked, ${c.service} ends on ${day(c.data.cancelAt)} and will not renew. Until then everything keeps running.`, 'Changed your mind? Reactivate it from your dashboard before that date.'],
+      action: dashboard(c),
+    })),
+  ],
+  'subscription.cancelled': [
+    template('subscription-cancelled', (c) => ({
+      subject: `${c.service} is cancelled`,
+      paragraphs: [`${c.service} is cancelled and its app is stopped. Its data is kept for ${c.deps.config.billing.retentionDays} days, then deleted.`],
+      action: dashboard(c),
+    })),
+  ],
+  'subscription.expired': [
+    template('subscription-expired', (c) => ({
+      subject: `${c.service} has ended`,
+      paragraphs: [`${c.service} has ended and its app and data have been deleted. Thank you for using minispod.`],
+    })),
+  ],
+  'subscription.plan_changed': [
+    template('plan-changed', (c) => ({
+      subject: `Your plan changed`,
+      paragraphs: [
+        c.data.effectiveAt ? `Your subscription moves to the new plan on ${day(c.data.effectiveAt)}, at its next renewal.` : `Your subscription is now on ${c.service}.`,
+        ...(Number(c.data.amount ?? 0) > 0 ? [`${money(c.data.amount, c.currency)} was charged for the rest of the current period.`] : []),
+      ],
+      action: dashboard(c),
+    })),
+  ],
+  'wallet.credited': [
+    template('wallet-credited', (c) => ({
+      subject: 'Your wallet was credited',
+      paragraphs: [`${money(c.data.amount, 'IDR')} was added to your wallet (${String(c.data.transactionNumber ?? '')}). Your balance is now ${money(c.data.balance, 'IDR')}.`],
+      action: wallet(c),
+    })),
+  ],
+};

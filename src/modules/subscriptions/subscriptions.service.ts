@@ -1,0 +1,208 @@
+import type { Config } from '../../lib/config.js';
+import type { Db, DbClient } from '../../lib/db.js';
+import { AppError, notFound } from '../../lib/errors/index.js';
+import { recordEvent } from '../../lib/events.js';
+import type { JobQueue } from '../../lib/jobs.js';
+import type { Logger } from '../../lib/logger.js';
+import { charge, ensureWallet } from '../wallet/index.js';
+import { assertCapacity, lockAdmission } from './subscriptions.admission.js';
+import { anchorDayOf, nextPeriodEnd, prorate } from './subscriptions.periods.js';
+import { transition, type InstanceEffect, type TransitionResult } from './subscriptions.transitions.js';
+import { instanceNames, SUBSCRIPTION_INCLUDE, toSubscriptionView } from './subscriptions.view.js';
+
+/** Carries out an instance effect after the commit (the instances module; a no-op until it is wired). */
+export type InstanceHook = (effect: InstanceEffect, subscriptionId: string) => void;
+
+export interface SubscriptionsDeps {
+  db: Db;
+  config: Pick<Config, 'billing' | 'appsDomain' | 'currency'>;
+  logger: Logger;
+  jobs: JobQueue;
+  instances: InstanceHook;
+  now?: () => Date;
+}
+
+export const LIVE_STATUSES = ['PENDING', 'ACTIVE', 'PAST_DUE', 'SUSPENDED'] as const;
+const clock = (deps: SubscriptionsDeps) => (deps.now ?? (() => new Date()))();
+
+/** After a commit: events go out, the instance follows. */
+export function settle(deps: Pick<SubscriptionsDeps, 'jobs' | 'instances'>, results: (TransitionResult | undefined)[]): void {
+  deps.jobs.trigger('events.dispatch');
+  for (const r of results) if (r?.instance) deps.instances(r.instance, r.id);
+}
+
+export async function getOwned(db: DbClient, userId: string | undefined, id: string) {
+  const row = await db.subscription.findUnique({ where: { id }, include: SUBSCRIPTION_INCLUDE });
+  // Another user's subscription does not exist, as far as this user can tell.
+  if (!row || (userId !== undefined && row.userId !== userId)) throw notFound('subscription', id);
+  return row;
+}
+
+export const getSubscription = async ({ db }: SubscriptionsDeps, userId: string | undefined, id: string) => toSubscriptionView(await getOwned(db, userId, id));
+
+const isUniqueViolation = (err: unknown, target: string) => {
+  const e = err as { code?: string; meta?: { target?: unknown; driverAdapterError?: { cause?: { constraint?: { index?: string; fields?: string[] } } } }; message?: string };
+  if (e.code !== 'P2002') return false;
+  return JSON.stringify(e.meta ?? {}).includes(target) || (e.message ?? '').includes(target);
+};
+
+/**
+ * Subscribes `userId` to a service: checks, the first period's CHARGE, the subscription and its
+ * PENDING instance, and the event, in one transaction. With an Idempotency-Key a replay (even a
+ * concurrent one) returns the first result instead of charging again.
+ */
+export async function subscribe(deps: SubscriptionsDeps, userId: string, input: { serviceId: string }, idempotencyKey?: string) {
+  const { db, config } = deps;
+  const key = idempotencyKey ? `${userId}:${idempotencyKey}` : undefined;
+  const replay = async () => {
+    const first = key ? await db.subscription.findUnique({ where: { idempotencyKey: key }, include: SUBSCRIPTION_INCLUDE }) : null;
+    if (first && first.serviceId !== input.serviceId) throw new AppError('CONFLICT', 'This Idempotency-Key was used for a different request', { errors: [{ field: 'Idempotency-Key', message: 'already used for another service' }] });
+    return first ? { subscription: toSubscriptionView(first), replayed: true } : undefined;
+  };
+  const earlier = await replay();
+  if (earlier) return earlier;
+  const now = clock(deps);
+  try {
+    const id = await db.$transaction(
+      async (tx) => {
+        await ensureWallet(tx, userId, config.currency);
+        // Stock and capacity are decided one subscribe at a time, so the last slot is sold once.
+        await lockAdmission(tx);
+        if (key && (await tx.subscription.findUnique({ where: { idempotencyKey: key }, select: { id: true } }))) return undefined;
+        const service = await tx.serviceCatalog.findUnique({ where: { id: input.serviceId } });
+        if (!service || service.status !== 'ACTIVE') throw notFound('service', input.serviceId);
+        if (!service.dockerImage || !service.containerPort) throw new AppError('SERVICE_NOT_DEPLOYABLE', `${service.displayName} has no image or port yet and cannot be subscribed to`);
+        const live = { serviceId: service.id, status: { in: [...LIVE_STATUSES] } };
+        if (await tx.subscription.findFirst({ where: { ...live, userId }, select: { id: true } })) throw alreadySubscribed();
+        if (service.maxInstances !== null && (await tx.subscription.count({ where: live })) >= service.maxInstances) {
+          throw new AppError('SOLD_OUT', `${service.displayName} is sold out`);
+        }
+        await assertCapacity(tx, service);
+
+        const tz = config.billing.timezone;
+        const anchor = anchorDayOf(now, tz);
+        const periodEnd = nextPeriodEnd(now, anchor, tz);
+        const sub = await tx.subscription.create({
+          data: { userId, serviceId: service.id, status: 'PENDING', startDate: now, currentPeriodStart: now, currentPeriodEnd: periodEnd, billingAnchorDay: anchor, priceAmount: service.monthlyPrice, currency: service.currency, idempotencyKey: key ?? null, createdAt: now },
+        });
+        const trx = await charge(tx, {
+          userId,
+          type: 'CHARGE',
+          amount: -service.monthlyPrice,
+          description: `${service.displayName}, first month`,
+          idempotencyKey: `charge:${sub.id}:${now.toISOString()}`,
+          subscriptionId: sub.id,
+          now,
+        });
+        await tx.serviceInstance.create({ data: { subscriptionId: sub.id, ...instanceNames(service.slug, config.appsDomain), lastTransitionAt: now, createdAt: now } });
+        await recordEvent(
+          tx,
+          { type: 'subscription.created', userId, subjectType: 'subscription', subjectId: sub.id, data: { subscriptionId: sub.id, serviceId: service.id, status: 'PENDING', transactionId: trx.id, transactionNumber: trx.number, amount: service.monthlyPrice } },
+          now,
+        );
+        return sub.id;
+      },
+      { timeout: 15_000 },
+    );
+    if (!id) return (await replay()) as NonNullable<Awaited<ReturnType<typeof replay>>>;
+    settle(deps, [{ id, status: 'PENDING', userId, instance: 'provision' }]);
+    return { subscription: toSubscriptionView(await getOwned(db, userId, id)), replayed: false };
+  } catch (err) {
+    // A concurrent twin committed first: the same key is a replay, the same service a duplicate.
+    if (key && isUniqueViolation(err, 'idempotencyKey')) return (await replay()) as NonNullable<Awaited<ReturnType<typeof replay>>>;
+    if (isUniqueViolation(err, 'subscriptions_live_user_service_key') || isUniqueViolation(err, 'userId')) throw alreadySubscribed();
+    throw err;
+  }
+}
+
+const alreadySubscribed = () => new AppError('ALREADY_SUBSCRIBED', 'You already have a live subscription to this service');
+
+/** POST /:id/cancel: at the period's end by default; now (or a PENDING one, with a full refund) on request. */
+export async function cancel(deps: SubscriptionsDeps, userId: string, id: string, input: { atPeriodEnd: boolean; reason?: string }) {
+  const now = clock(deps);
+  const current = await getOwned(deps.db, userId, id);
+  const result = await deps.db.$transaction(async (tx) => {
+    if (current.status === 'PENDING') return cancelPendingWithRefund(tx, current.id, now, input.reason ?? 'Cancelled by the customer before it started', 'cancelPending');
+    if (input.atPeriodEnd) {
+      return transition(tx, id, 'scheduleCancel', { now, data: { cancelAtPeriodEnd: true, cancelReason: input.reason ?? null }, eventData: { cancelAt: current.currentPeriodEnd.toISOString() } });
+    }
+    return transition(tx, id, 'cancelNow', { now, data: { cancelledAt: now, cancelReason: input.reason ?? 'Cancelled by the customer' } });
+  });
+  settle(deps, [result]);
+  return getSubscription(deps, userId, id);
+}
+
+/**
+ * PENDING -> CANCELLED with the full first charge refunded (the customer cancelled before it ran,
+ * or it could not be provisioned). The refund's key makes a second try a no-op.
+ */
+export async function cancelPendingWithRefund(tx: DbClient, id: string, now: Date, reason: string, name: 'cancelPending' | 'provisionFailed') {
+  const result = await transition(tx, id, name, { now, data: { cancelledAt: now, cancelReason: reason } });
+  const charges = await tx.transaction.findMany({ where: { subscriptionId: id, type: 'CHARGE', status: 'SUCCEEDED' }, select: { id: true, amount: true, userId: true } });
+  for (const c of charges) {
+    await charge(tx, { userId: c.userId, type: 'REFUND', amount: -c.amount, description: 'Refund: the subscription never started', idempotencyKey: `refund:${c.id}`, subscriptionId: id, now });
+  }
+  return result;
+}
+
+export async function reactivate(deps: SubscriptionsDeps, userId: string, id: string) {
+  const now = clock(deps);
+  const current = await getOwned(deps.db, userId, id);
+  if (current.currentPeriodEnd <= now) throw new AppError('INVALID_STATE', 'The period has ended: the cancellation already took effect');
+  const result = await deps.db.$transaction((tx) => transition(tx, id, 'reactivate', { now, data: { cancelAtPeriodEnd: false, cancelReason: null } }));
+  settle(deps, [result]);
+  return getSubscription(deps, userId, id);
+}
+
+/** What switching to another plan of the same group would cost now (upgrade) or from the next renewal (downgrade). */
+export async function previewPlanChange(deps: SubscriptionsDeps, userId: string, id: string, serviceId: string) {
+  const now = clock(deps);
+  const current = await getOwned(deps.db, userId, id);
+  const target = await deps.db.serviceCatalog.findUnique({ where: { id: serviceId } });
+  if (!target || target.status !== 'ACTIVE') throw notFound('service', serviceId);
+  if (target.id === current.serviceId) throw new AppError('INVALID_STATE', 'The subscription is already on this plan');
+  if (!current.service.planGroup || target.planGroup !== current.service.planGroup) {
+    throw new AppError('INVALID_STATE', 'Plans can only change within the same plan group', { errors: [{ field: 'serviceId', message: `must be a plan of group ${current.service.planGroup ?? '(none)'}` }] });
+  }
+  const upgrade = target.monthlyPrice > current.priceAmount;
+  const amountDue = upgrade ? prorate({ oldPrice: current.priceAmount, newPrice: target.monthlyPrice, periodStart: current.currentPeriodStart, periodEnd: current.currentPeriodEnd, now }) : 0;
+  return {
+    subscriptionId: id,
+    from: { serviceId: current.serviceId, monthlyPrice: current.priceAmount },
+    to: { serviceId: target.id, monthlyPrice: target.monthlyPrice },
+    kind: upgrade ? ('upgrade' as const) : ('downgrade' as const),
+    amountDue,
+    effectiveAt: upgrade ? now : current.currentPeriodEnd,
+    currency: current.currency,
+    target,
+    current,
+  };
+}
+
+/** An upgrade applies now and charges the prorated difference; a downgrade waits for the renewal. */
+export async function changePlan(deps: SubscriptionsDeps, userId: string, id: string, serviceId: string) {
+  const now = clock(deps);
+  const quote = await previewPlanChange(deps, userId, id, serviceId);
+  const result = await deps.db.$transaction(async (tx) => {
+    if (quote.kind === 'downgrade') {
+      return transition(tx, id, 'scheduleDowngrade', { now, data: { pendingServiceId: quote.target.id }, eventData: { toServiceId: quote.target.id, effectiveAt: quote.effectiveAt.toISOString() } });
+    }
+    if (quote.target.maxInstances !== null && (await tx.subscription.count({ where: { serviceId: quote.target.id, status: { in: [...LIVE_STATUSES] } } })) >= quote.target.maxInstances) {
+      throw new AppError('SOLD_OUT', `${quote.target.displayName} is sold out`);
+    }
+    // Guarded by the price and period read for the quote: a concurrent change makes this one 409.
+    const moved = await transition(tx, id, 'upgrade', {
+      now,
+      where: { serviceId: quote.current.serviceId, currentPeriodEnd: quote.current.currentPeriodEnd },
+      data: { serviceId: quote.target.id, priceAmount: quote.target.monthlyPrice, pendingServiceId: null },
+      eventData: { fromServiceId: quote.current.serviceId, toServiceId: quote.target.id, amount: quote.amountDue },
+    });
+    if (quote.amountDue > 0) {
+      await charge(tx, { userId, type: 'CHARGE', amount: -quote.amountDue, description: `Upgrade to ${quote.target.displayName} for the rest of the period`, idempotencyKey: `upgrade:${id}:${quote.target.id}:${quote.current.currentPeriodStart.toISOString()}`, subscriptionId: id, now });
+    }
+    return moved;
+  });
+  settle(deps, [result]);
+  return getSubscription(deps, userId, id);
+}
+
