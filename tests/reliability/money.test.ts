@@ -1,0 +1,105 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { runRenewals, subscriptionsDeps } from '../../src/modules/subscriptions/index.js';
+import { noJobs } from '../../src/lib/jobs.js';
+import { balanceOf, createPlan, createPool, createUser, fund, ledgerSum } from '../factories/index.js';
+import { createTestContext } from '../helpers/app.js';
+
+// Money under concurrency: every request below runs at the same moment as its twins, through the
+// real API and a real PostgreSQL, and the ledger must come out exact.
+const ctx = createTestContext();
+const { request, db, config } = ctx;
+afterAll(() => ctx.close());
+
+const PRICE = 15000;
+const all = <T>(n: number, f: (i: number) => Promise<T>) => Promise.all(Array.from({ length: n }, (_, i) => f(i)));
+
+describe('money under concurrency', () => {
+  it('20 concurrent subscribes with the balance for one: exactly one 201, the rest 402, balance exactly 0', async () => {
+    const pool = await createPool(db);
+    const plans = await all(20, () => createPlan(db, pool, { monthlyPrice: PRICE }));
+    const { user, auth } = await createUser(db, config);
+    await fund(db, user.id, PRICE);
+    const answers = await all(20, (i) => request.post('/api/v1/subscriptions').set('Authorization', auth).send({ serviceId: plans[i]?.id }));
+    const statuses = answers.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 402)).toHaveLength(19);
+    expect(await balanceOf(db, user.id)).toBe(0);
+    expect(await db.subscription.count({ where: { userId: user.id } })).toBe(1);
+    expect(await db.transaction.count({ where: { userId: user.id, type: 'CHARGE' } })).toBe(1);
+    expect(await ledgerSum(db, user.id)).toBe(0);
+  });
+
+  it('the same Idempotency-Key 10 times at once: one subscription, one charge, the same answer', async () => {
+    const pool = await createPool(db);
+    const plan = await createPlan(db, pool);
+    const { user, auth } = await createUser(db, config);
+    await fund(db, user.id, 10 * PRICE);
+    const answers = await all(10, () => request.post('/api/v1/subscriptions').set('Authorization', auth).set('Idempotency-Key', 'same-key-0123456789').send({ serviceId: plan.id }));
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
+    expect(new Set(answers.map((r) => r.body.data.id)).size).toBe(1);
+    expect(await db.subscription.count({ where: { userId: user.id } })).toBe(1);
+    expect(await db.transaction.count({ where: { userId: user.id, type: 'CHARGE' } })).toBe(1);
+    expect(await balanceOf(db, user.id)).toBe(9 * PRICE);
+  });
+
+  it('maxInstances = 1 with 10 concurrent buyers: one sale', async () => {
+    const pool = await createPool(db);
+    const plan = await createPlan(db, pool, { maxInstances: 1 });
+    const buyers = await all(10, async () => {
+      const u = await createUser(db, config);
+      await fund(db, u.user.id, PRICE);
+      return u;
+    });
+    const answers = await all(10, (i) => request.post('/api/v1/subscriptions').set('Authorization', buyers[i]?.auth as string).send({ serviceId: plan.id }));
+    expect(answers.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(answers.filter((r) => r.status === 409).map((r) => r.body.code)).toEqual(Array(9).fill('SOLD_OUT'));
+    expect(await db.subscription.count({ where: { serviceId: plan.id } })).toBe(1);
+    // The nine who could not buy kept their money.
+    const balances = await Promise.all(buyers.map((b) => balanceOf(db, b.user.id)));
+    expect(balances.filter((b) => b === PRICE)).toHaveLength(9);
+  });
+
+  it('the last room on a node is sold once', async () => {
+    // One node with room for exactly one plan's requests.
+    const pool = await createPool(db, 1, { cpuCores: 1, totalMemory: 300n });
+    const plan = await createPlan(db, pool, { cpuRequest: '600m', cpuLimit: '1', memRequest: '256Mi', memLimit: '256Mi' });
+    const buyers = await all(8, async () => {
+      const u = await createUser(db, config);
+      await fund(db, u.user.id, PRICE);
+      return u;
+    });
+    const answers = await all(8, (i) => request.post('/api/v1/subscriptions').set('Authorization', buyers[i]?.auth as string).send({ serviceId: plan.id }));
+    expect(answers.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(answers.filter((r) => r.status === 409).map((r) => r.body.code)).toEqual(Array(7).fill('NO_CAPACITY'));
+  });
+
+  it('two renewal runs over the same due rows at once: one CHARGE per period', async () => {
+    const pool = await createPool(db);
+    const plan = await createPlan(db, pool);
+    const users = await all(12, async () => {
+      const u = await createUser(db, config);
+      await fund(db, u.user.id, 3 * PRICE);
+      return u;
+    });
+    const subs = await all(12, async (i) => (await request.post('/api/v1/subscriptions').set('Authorization', users[i]?.auth as string).send({ serviceId: plan.id }).expect(201)).body.data.id as string);
+    // Active, and due an hour ago.
+    const due = new Date(Date.now() - 3_600_000);
+    await db.subscription.updateMany({ where: { id: { in: subs } }, data: { status: 'ACTIVE', currentPeriodEnd: due } });
+    const deps = subscriptionsDeps({ db, config, logger: ctx.logger, jobs: noJobs });
+    const clock = { now: () => new Date() };
+    const [a, b] = await Promise.all([runRenewals(deps, { clock }), runRenewals(deps, { clock })]);
+    expect(a + b).toBe(12);
+    for (const [i, id] of subs.entries()) {
+      const charges = await db.transaction.findMany({ where: { subscriptionId: id, type: 'CHARGE' } });
+      expect(charges).toHaveLength(2);
+      expect(charges.filter((c) => c.idempotencyKey === `charge:${id}:${due.toISOString()}`)).toHaveLength(1);
+      const user = users[i]?.user.id as string;
+      expect(await balanceOf(db, user)).toBe(PRICE);
+      expect(await ledgerSum(db, user)).toBe(PRICE);
+    }
+    const renewed = await db.subscription.findMany({ where: { id: { in: subs } } });
+    expect(renewed.every((s) => s.status === 'ACTIVE' && s.currentPeriodStart.getTime() === due.getTime() && s.currentPeriodEnd > new Date())).toBe(true);
+    // A third run finds nothing due.
+    expect(await runRenewals(deps, { clock })).toBe(0);
+  });
+});
