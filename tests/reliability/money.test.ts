@@ -42,6 +42,18 @@ describe('money under concurrency', () => {
     expect(await balanceOf(db, user.id)).toBe(9 * PRICE);
   });
 
+  it('one user subscribing to one service 6 times at once: one subscription, 409 ALREADY_SUBSCRIBED for the rest, one charge', async () => {
+    const pool = await createPool(db);
+    const plan = await createPlan(db, pool);
+    const { user, auth } = await createUser(db, config);
+    await fund(db, user.id, 10 * PRICE);
+    const answers = await all(6, () => request.post('/api/v1/subscriptions').set('Authorization', auth).send({ serviceId: plan.id }));
+    expect(answers.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(answers.filter((r) => r.status === 409).map((r) => r.body.code)).toEqual(Array(5).fill('ALREADY_SUBSCRIBED'));
+    expect(await db.transaction.count({ where: { userId: user.id, type: 'CHARGE' } })).toBe(1);
+    expect(await balanceOf(db, user.id)).toBe(9 * PRICE);
+  });
+
   it('maxInstances = 1 with 10 concurrent buyers: one sale', async () => {
     const pool = await createPool(db);
     const plan = await createPlan(db, pool, { maxInstances: 1 });

@@ -67,6 +67,8 @@ CREATE TABLE "service_instances" (
     "readyReplicas" INTEGER NOT NULL DEFAULT 0,
     "provisionAttempts" INTEGER NOT NULL DEFAULT 0,
     "userRetries" INTEGER NOT NULL DEFAULT 0,
+    "cpuRequestMillis" INTEGER NOT NULL DEFAULT 0,
+    "memoryRequestMb" INTEGER NOT NULL DEFAULT 0,
     "lastError" TEXT,
     "lastTransitionAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "lastReconciledAt" TIMESTAMP(3),
@@ -127,6 +129,9 @@ CREATE UNIQUE INDEX "service_instances_host_key" ON "service_instances"("host");
 
 -- CreateIndex
 CREATE INDEX "service_instances_status_lastReconciledAt_idx" ON "service_instances"("status", "lastReconciledAt");
+
+-- CreateIndex
+CREATE INDEX "service_instances_status_workerNodeId_idx" ON "service_instances"("status", "workerNodeId");
 
 -- CreateIndex
 CREATE INDEX "service_instances_workerNodeId_idx" ON "service_instances"("workerNodeId");

@@ -41,44 +41,43 @@ export const planRequests = (service: { cpuRequest: string; memRequest: string }
   memoryMb: Math.ceil(Number(quantityAmount('memory', service.memRequest)) / 2 ** 20),
 });
 
-interface NodeRow {
-  cpuCores: number;
-  allocatedCPU: number;
-  totalMemory: bigint;
-  allocatedMemory: bigint;
-  taints: unknown;
+interface Room {
+  cpu: number;
+  memoryMb: number;
 }
 
 /**
  * Throws 409 NO_CAPACITY unless a node that may run the service has room for its requests, with
  * the requests of instances still waiting for a node set against the fleet. Call it inside the
  * subscribing transaction after taking the admission lock (lockAdmission), so two concurrent
- * subscribes cannot both take the last room.
+ * subscribes cannot both take the last room. The fleet is summed in SQL: only nodes with
+ * NoSchedule taints, usually few, come back to be matched against the tolerations here.
  */
 export async function assertCapacity(tx: DbClient, service: { cpuRequest: string; memRequest: string; nodeSelector: unknown; tolerations: unknown }): Promise<void> {
   const need = planRequests(service);
   const selector = JSON.stringify(service.nodeSelector ?? {});
-  const nodes = await tx.$queryRawUnsafe<NodeRow[]>(
-    `SELECT "cpuCores", "allocatedCPU", "totalMemory", "allocatedMemory", taints FROM worker_nodes
-     WHERE status = 'ACTIVE' AND "isReady" AND "isSchedulable" AND labels @> $1::jsonb`,
-    selector,
+  const args = [selector, need.cpu, need.memoryMb] as const;
+  const fits = `WITH n AS (
+      SELECT floor(("cpuCores" - "allocatedCPU") * 1000)::float8 AS cpu, ("totalMemory" - "allocatedMemory")::float8 AS mem, taints
+      FROM worker_nodes WHERE status = 'ACTIVE' AND "isReady" AND "isSchedulable" AND labels @> $1::jsonb
+    ) SELECT * FROM n WHERE cpu >= $2 AND mem >= $3`;
+  const [untainted] = await tx.$queryRawUnsafe<{ nodes: number; cpu: number; memoryMb: number }[]>(
+    `SELECT count(*)::int AS nodes, coalesce(sum(cpu), 0)::float8 AS cpu, coalesce(sum(mem), 0)::float8 AS "memoryMb" FROM (${fits}) f WHERE NOT taints @> '[{"effect": "NoSchedule"}]'::jsonb`,
+    ...args,
   );
+  const tainted = await tx.$queryRawUnsafe<{ cpu: number; mem: number; taints: unknown }[]>(`SELECT * FROM (${fits}) f WHERE taints @> '[{"effect": "NoSchedule"}]'::jsonb`, ...args);
   const tolerations = (Array.isArray(service.tolerations) ? service.tolerations : []) as Toleration[];
-  const free = nodes
-    .filter((n) => ((Array.isArray(n.taints) ? n.taints : []) as Taint[]).every((t) => t.effect !== 'NoSchedule' || tolerates(tolerations, t)))
-    .map((n) => ({ cpu: Math.floor((n.cpuCores - n.allocatedCPU) * 1000), memoryMb: Number(n.totalMemory - n.allocatedMemory) }))
-    .filter((f) => f.cpu >= need.cpu && f.memoryMb >= need.memoryMb);
-  // Instances not yet on a node will take room somewhere (summed in code: the catalog stores
-  // Kubernetes quantities). Counted are those that could land on the same nodes.
-  const pending = await tx.$queryRawUnsafe<{ cpuRequest: string; memRequest: string }[]>(
-    `SELECT s."cpuRequest", s."memRequest" FROM service_instances i
-     JOIN subscriptions sub ON sub.id = i."subscriptionId" JOIN service_catalog s ON s.id = sub."serviceId"
+  const tolerated = tainted.filter((n) => ((n.taints ?? []) as Taint[]).every((t) => t.effect !== 'NoSchedule' || tolerates(tolerations, t)));
+  const free: Room = tolerated.reduce((a, n) => ({ cpu: a.cpu + n.cpu, memoryMb: a.memoryMb + n.mem }), { cpu: untainted?.cpu ?? 0, memoryMb: untainted?.memoryMb ?? 0 });
+  // Instances not on a node yet will take room somewhere: those that could land on these nodes count.
+  const [owed] = await tx.$queryRawUnsafe<Room[]>(
+    `SELECT coalesce(sum(i."cpuRequestMillis"), 0)::float8 AS cpu, coalesce(sum(i."memoryRequestMb"), 0)::float8 AS "memoryMb"
+     FROM service_instances i JOIN subscriptions sub ON sub.id = i."subscriptionId" JOIN service_catalog s ON s.id = sub."serviceId"
      WHERE i.status IN ('PENDING', 'PROVISIONING') AND i."workerNodeId" IS NULL AND s."nodeSelector" @> $1::jsonb`,
     selector,
   );
-  const owed = pending.map(planRequests).reduce((a, b) => ({ cpu: a.cpu + b.cpu, memoryMb: a.memoryMb + b.memoryMb }), { cpu: 0, memoryMb: 0 });
-  const total = free.reduce((a, b) => ({ cpu: a.cpu + b.cpu, memoryMb: a.memoryMb + b.memoryMb }), { cpu: 0, memoryMb: 0 });
-  if (free.length === 0 || total.cpu - owed.cpu < need.cpu || total.memoryMb - owed.memoryMb < need.memoryMb) {
+  const nodes = (untainted?.nodes ?? 0) + tolerated.length;
+  if (nodes === 0 || free.cpu - (owed?.cpu ?? 0) < need.cpu || free.memoryMb - (owed?.memoryMb ?? 0) < need.memoryMb) {
     throw new AppError('NO_CAPACITY', 'No worker node has room for this plan right now; try again later or choose a smaller plan');
   }
 }

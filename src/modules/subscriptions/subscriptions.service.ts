@@ -5,7 +5,7 @@ import { recordEvent } from '../../lib/events.js';
 import type { JobQueue } from '../../lib/jobs.js';
 import type { Logger } from '../../lib/logger.js';
 import { charge, ensureWallet } from '../wallet/index.js';
-import { assertCapacity, lockAdmission } from './subscriptions.admission.js';
+import { assertCapacity, lockAdmission, planRequests } from './subscriptions.admission.js';
 import { anchorDayOf, nextPeriodEnd, prorate } from './subscriptions.periods.js';
 import { transition, type InstanceEffect, type TransitionResult } from './subscriptions.transitions.js';
 import { instanceNames, SUBSCRIPTION_INCLUDE, toSubscriptionView } from './subscriptions.view.js';
@@ -66,22 +66,18 @@ export async function subscribe(deps: SubscriptionsDeps, userId: string, input: 
     const id = await db.$transaction(
       async (tx) => {
         await ensureWallet(tx, userId, config.currency);
-        // Stock and capacity are decided one subscribe at a time, so the last slot is sold once.
-        await lockAdmission(tx);
         if (key && (await tx.subscription.findUnique({ where: { idempotencyKey: key }, select: { id: true } }))) return undefined;
         const service = await tx.serviceCatalog.findUnique({ where: { id: input.serviceId } });
         if (!service || service.status !== 'ACTIVE') throw notFound('service', input.serviceId);
         if (!service.dockerImage || !service.containerPort) throw new AppError('SERVICE_NOT_DEPLOYABLE', `${service.displayName} has no image or port yet and cannot be subscribed to`);
         const live = { serviceId: service.id, status: { in: [...LIVE_STATUSES] } };
         if (await tx.subscription.findFirst({ where: { ...live, userId }, select: { id: true } })) throw alreadySubscribed();
-        if (service.maxInstances !== null && (await tx.subscription.count({ where: live })) >= service.maxInstances) {
-          throw new AppError('SOLD_OUT', `${service.displayName} is sold out`);
-        }
-        await assertCapacity(tx, service);
 
         const tz = config.billing.timezone;
         const anchor = anchorDayOf(now, tz);
         const periodEnd = nextPeriodEnd(now, anchor, tz);
+        // The partial unique index settles two concurrent subscribes of one user to one service; the
+        // charge settles a balance that covers only one of several.
         const sub = await tx.subscription.create({
           data: { userId, serviceId: service.id, status: 'PENDING', startDate: now, currentPeriodStart: now, currentPeriodEnd: periodEnd, billingAnchorDay: anchor, priceAmount: service.monthlyPrice, currency: service.currency, idempotencyKey: key ?? null, createdAt: now },
         });
@@ -94,12 +90,23 @@ export async function subscribe(deps: SubscriptionsDeps, userId: string, input: 
           subscriptionId: sub.id,
           now,
         });
-        await tx.serviceInstance.create({ data: { subscriptionId: sub.id, ...instanceNames(service.slug, config.appsDomain), lastTransitionAt: now, createdAt: now } });
         await recordEvent(
           tx,
           { type: 'subscription.created', userId, subjectType: 'subscription', subjectId: sub.id, data: { subscriptionId: sub.id, serviceId: service.id, status: 'PENDING', transactionId: trx.id, transactionNumber: trx.number, amount: service.monthlyPrice } },
           now,
         );
+
+        // Stock and room are decided one subscribe at a time, as late as possible (the lock is
+        // held until the commit), so the last slot of a service or of the fleet is sold once.
+        await lockAdmission(tx);
+        if (service.maxInstances !== null && (await tx.subscription.count({ where: { ...live, id: { not: sub.id } } })) >= service.maxInstances) {
+          throw new AppError('SOLD_OUT', `${service.displayName} is sold out`);
+        }
+        await assertCapacity(tx, service);
+        const requests = planRequests(service);
+        await tx.serviceInstance.create({
+          data: { subscriptionId: sub.id, ...instanceNames(service.slug, config.appsDomain), cpuRequestMillis: requests.cpu, memoryRequestMb: requests.memoryMb, lastTransitionAt: now, createdAt: now },
+        });
         return sub.id;
       },
       { timeout: 15_000 },
