@@ -68,6 +68,7 @@ export function startApi(databaseUrl: string, options: BenchOptions): Promise<Se
     DATABASE_URL: databaseUrl,
     NODE_ENV: 'production',
     JWT_SECRET: randomBytes(48).toString('base64url'),
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     RATE_LIMIT_MAX: '0',
     AUTH_RATE_LIMIT_MAX: '0',
     AUTH_RATE_LIMIT_ACCOUNT_MAX: '0',

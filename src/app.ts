@@ -25,6 +25,7 @@ import { subscriptionsModule } from './modules/subscriptions/index.js';
 import type { ModuleDeps } from './modules/types.js';
 import { usersModule } from './modules/users/index.js';
 import { walletModule } from './modules/wallet/index.js';
+import { webhooksModule } from './modules/webhooks/index.js';
 import { workersModule } from './modules/workers/index.js';
 import { QUEUE_INFO } from './queues.js';
 
@@ -60,7 +61,7 @@ export function buildApp({ db, config, logger, pool, rateLimitStore, jobs = noJo
   const metrics = createMetrics({ db, pool, jobs: { schema: config.jobs.schema, queues } });
   const deps: ModuleDeps = { db, config, logger, guards, rateLimitStore, metrics, jobs, queues };
   const workers = workersModule(deps);
-  const modules: ApiModule[] = [authModule(deps), usersModule(deps), catalogModule(deps), workers, notificationsModule(deps), operationsModule(deps), subscriptionsModule(deps), walletModule(deps)];
+  const modules: ApiModule[] = [authModule(deps), usersModule(deps), catalogModule(deps), workers, notificationsModule(deps), operationsModule(deps), subscriptionsModule(deps), walletModule(deps), webhooksModule(deps)];
   const health = healthRoutes(db);
   const metricsModule = metricsRoutes(metrics, config.metricsToken);
 

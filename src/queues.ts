@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import type { Config } from './lib/config.js';
 import type { Db } from './lib/db.js';
 import { dispatchEvents, type EventConsumer } from './lib/events.js';
@@ -7,6 +8,7 @@ import { z } from './lib/zod.js';
 import { deleteExpiredAccountData } from './modules/auth/index.js';
 import { runDunning, runExpiry, runRenewalNotices, runRenewals, subscriptionsDeps } from './modules/subscriptions/index.js';
 import { EMAIL_QUEUE, emailConsumer, requeueLostEmails, sendEmailMessage, type Mailer } from './modules/notifications/index.js';
+import { createWebhookClient, deliverWebhook, sweepDeliveries, WEBHOOK_QUEUE, webhookConsumer } from './modules/webhooks/index.js';
 
 /**
  * Every background queue of minispod, in one place: its name, policy, retries, backoff, expiry,
@@ -19,6 +21,8 @@ export interface QueueDeps {
   config: Readonly<Config>;
   logger: Logger;
   mailer: Mailer;
+  /** Tests shorten the webhook client's 15 s timeout and name hosts through their own resolver. */
+  webhookClient?: { timeoutMs?: number; lookup?: LookupFunction };
 }
 
 /** The names and dead-letter flags, for GET /admin/jobs and /metrics in any process. */
@@ -30,10 +34,12 @@ export const QUEUE_INFO: readonly QueueInfo[] = [
   { name: 'billing.dunning', deadLetter: true },
   { name: 'subscription.expire', deadLetter: true },
   { name: 'notify.renewal-upcoming', deadLetter: true },
+  { name: WEBHOOK_QUEUE, deadLetter: true },
+  { name: 'webhook.sweep', deadLetter: true },
 ];
 
 export function eventConsumers(deps: Pick<QueueDeps, 'config'>, jobs: JobQueue): EventConsumer[] {
-  return [emailConsumer({ config: deps.config, jobs })];
+  return [emailConsumer({ config: deps.config, jobs }), webhookConsumer({ jobs })];
 }
 
 export function declareQueues(deps: QueueDeps, jobs: JobQueue): QueueSpec[] {
@@ -90,6 +96,7 @@ export function declareQueues(deps: QueueDeps, jobs: JobQueue): QueueSpec[] {
       },
     }),
     ...billingQueues(deps, jobs),
+    ...webhookQueues(deps, jobs),
   ];
   return queues;
 }
@@ -122,5 +129,45 @@ function billingQueues(deps: QueueDeps, jobs: JobQueue): QueueSpec[] {
     }),
     defineQueue({ name: 'subscription.expire', ...daily, cron: '30 2 * * *', handler: async (_data, ctx) => ({ expired: await runExpiry(subs, ctx) }) }),
     defineQueue({ name: 'notify.renewal-upcoming', ...daily, cron: '0 9 * * *', handler: async (_data, ctx) => ({ notified: await runRenewalNotices(subs, ctx) }) }),
+  ];
+}
+
+/** Webhook deliveries (src/modules/webhooks): one attempt per job, retried on the delivery's own schedule. */
+function webhookQueues({ db, config, logger, webhookClient }: QueueDeps, jobs: JobQueue): QueueSpec[] {
+  const client = createWebhookClient({ allowIps: config.webhooks.allowIps, ...webhookClient });
+  return [
+    defineQueue({
+      name: WEBHOOK_QUEUE,
+      data: z.strictObject({ deliveryId: z.string().min(1) }),
+      // Duplicate jobs of a delivery are harmless (its lease lets one attempt run), so the safety
+      // net may always queue one. A failed attempt is not a failed job: the next attempt is a new
+      // job at its time; pg-boss retries only jobs that broke (the database was away).
+      policy: 'standard',
+      retryLimit: 3,
+      retryDelay: 30,
+      retryBackoff: true,
+      expireInSeconds: 120,
+      deadLetter: true,
+      // Deliveries mostly wait on receivers: up to 2 × 50 per polling interval, 2 × 10 in flight.
+      workers: 2,
+      batchSize: 50,
+      concurrency: 10,
+      handler: (data, ctx) => deliverWebhook({ db, config, jobs, client, logger }, data, ctx),
+    }),
+    defineQueue({
+      name: 'webhook.sweep',
+      policy: 'short',
+      retryLimit: 2,
+      retryDelay: 30,
+      retryBackoff: false,
+      expireInSeconds: 300,
+      deadLetter: true,
+      cron: '* * * * *',
+      handler: async (_data, { clock }) => {
+        const swept = await sweepDeliveries(db, jobs, clock);
+        if (swept.requeued > 0) logger.warn(`Webhooks: ${swept.requeued} overdue delivery(ies) queued again`);
+        return swept;
+      },
+    }),
   ];
 }

@@ -1,13 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { decodeEncryptionKey, ENCRYPTION_KEY_BYTES, generateEncryptionKey } from './crypto.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const csv = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+/** An address or a CIDR range, in the forms request-filtering-agent matches. */
+const ipOrRange = (s: string) => (s.includes('/') ? ipaddr.isValidCIDR(s) : net.isIP(s) !== 0);
 
 function validTimeZone(tz: string): boolean {
   try {
@@ -63,6 +68,9 @@ const envSchema = z.object({
   SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
   MAIL_FROM: z.string().min(3).default('minispod <no-reply@minispod.local>'),
   PUBLIC_APP_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:3100'),
+  ENCRYPTION_KEY: z.string().optional(),
+  WEBHOOK_ALLOW_HTTP: bool.default(false),
+  WEBHOOK_ALLOW_IPS: csv.refine((list) => list.every(ipOrRange), 'comma-separated IP addresses or CIDR ranges, e.g. 127.0.0.1,10.1.0.0/16').default([]),
   BILLING_GRACE_DAYS: int(0, 60).default(3),
   BILLING_RETENTION_DAYS: int(1, 365).default(14),
   APPS_DOMAIN: z
@@ -112,6 +120,13 @@ export interface Config {
   sweeperIntervalSeconds: number;
   jobs: { enabled: boolean; schema: string; pollIntervalSeconds: number; timezone: string };
   mail: { smtpUrl?: string; from: string; publicAppUrl: string };
+  /** Base64 of the 32-byte key that seals stored secrets (src/lib/crypto.ts). */
+  encryptionKey: string;
+  /**
+   * allowHttp: http:// endpoints too; allowIps: addresses (or ranges) deliveries may reach although
+   * they are private or loopback (a receiver in tests, a private deployment).
+   */
+  webhooks: { allowHttp: boolean; allowIps: string[] };
   billing: { graceDays: number; retentionDays: number; timezone: string };
   appsDomain: string;
   threadPoolNice: number;
@@ -129,21 +144,40 @@ export class ConfigError extends Error {
 }
 
 /**
- * In development and tests a missing JWT secret is generated once and kept under the data
- * directory, so tokens survive restarts without anyone committing a secret.
+ * In development and tests a missing JWT secret or encryption key is generated once and kept
+ * under the data directory, so tokens and encrypted rows survive restarts without anyone
+ * committing a secret. Test processes start together: a new file is created exclusively, and
+ * every process then reads back what the file holds.
  */
-function localSecret(dataDir: string): string {
+function localSecret(dataDir: string, name: 'jwtSecret' | 'encryptionKey', make: () => string, valid: (value: string) => boolean): string {
   const file = path.join(dataDir, 'secrets.json');
-  try {
-    const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as { jwtSecret?: unknown };
-    if (typeof stored.jwtSecret === 'string' && stored.jwtSecret.length >= 32) return stored.jwtSecret;
-  } catch {
-    // absent or unreadable: make a new one below
-  }
-  const jwtSecret = randomBytes(48).toString('base64url');
+  const read = (): Record<string, unknown> | undefined => {
+    try {
+      return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+  };
+  const stored = read();
+  const found = stored?.[name];
+  if (typeof found === 'string' && valid(found)) return found;
   fs.mkdirSync(dataDir, { recursive: true });
-  fs.writeFileSync(file, JSON.stringify({ jwtSecret }, null, 2) + '\n', { mode: 0o600 });
-  return jwtSecret;
+  const text = JSON.stringify({ ...stored, [name]: make() }, null, 2) + '\n';
+  if (stored) {
+    // An older file without this key: rewritten whole, through a rename, so no reader sees half of it.
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, text, { mode: 0o600 });
+    fs.renameSync(tmp, file);
+  } else {
+    try {
+      fs.writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
+    } catch {
+      // Another process created it first: its value wins.
+    }
+  }
+  const value = read()?.[name];
+  if (typeof value !== 'string') throw new Error(`Could not keep a generated ${name} in ${file}`);
+  return value;
 }
 
 function secretProblems(nodeEnv: string | undefined, secret: string | undefined): string[] {
@@ -156,6 +190,12 @@ function secretProblems(nodeEnv: string | undefined, secret: string | undefined)
   return [];
 }
 
+function encryptionKeyProblems(nodeEnv: string | undefined, key: string | undefined): string[] {
+  const format = `base64 of ${ENCRYPTION_KEY_BYTES} random bytes, e.g. \`openssl rand -base64 ${ENCRYPTION_KEY_BYTES}\``;
+  if (!key) return nodeEnv === 'production' ? [`ENCRYPTION_KEY: required when NODE_ENV=production (${format})`] : [];
+  return decodeEncryptionKey(key) ? [] : [`ENCRYPTION_KEY: must be ${format}`];
+}
+
 /** Parses the whole environment once; every problem is reported together. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof Env, string>> = {}): Readonly<Config> {
   const raw: Record<string, string | undefined> = {};
@@ -165,11 +205,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
   }
   const parsed = envSchema.safeParse(raw);
   // The secret is checked on the raw values, so that its problem is reported with any other.
-  const problems = [...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)), ...secretProblems(raw.NODE_ENV, raw.JWT_SECRET)];
+  const problems = [...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)), ...secretProblems(raw.NODE_ENV, raw.JWT_SECRET), ...encryptionKeyProblems(raw.NODE_ENV, raw.ENCRYPTION_KEY)];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const env = parsed.data;
   let secret = env.JWT_SECRET;
-  secret ??= localSecret(env.DATA_DIR);
+  secret ??= localSecret(env.DATA_DIR, 'jwtSecret', () => randomBytes(48).toString('base64url'), (v) => v.length >= 32);
+  const encryptionKey = env.ENCRYPTION_KEY ?? localSecret(env.DATA_DIR, 'encryptionKey', generateEncryptionKey, (v) => decodeEncryptionKey(v) !== undefined);
 
   const config: Config = {
     env: env.NODE_ENV,
@@ -208,6 +249,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
     billing: { graceDays: env.BILLING_GRACE_DAYS, retentionDays: env.BILLING_RETENTION_DAYS, timezone: env.BILLING_TIMEZONE },
     appsDomain: env.APPS_DOMAIN,
     mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, publicAppUrl: env.PUBLIC_APP_URL.replace(/\/+$/, '') },
+    encryptionKey,
+    webhooks: { allowHttp: env.WEBHOOK_ALLOW_HTTP, allowIps: env.WEBHOOK_ALLOW_IPS },
     threadPoolNice: env.THREAD_POOL_NICE,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     log: {

@@ -42,6 +42,8 @@ export interface QueueSpec<D extends object = object> {
   workers?: number;
   /** Jobs fetched at once by a worker and run one after another; with `workers`, it bounds the queue's rate per polling interval. */
   batchSize?: number;
+  /** How many jobs of one fetch run at the same time (handlers that mostly wait on the network); 1, one after another, by default. */
+  concurrency?: number;
   handler: (data: D, ctx: JobContext) => Promise<unknown>;
 }
 
@@ -135,13 +137,13 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   const byName = new Map(queues.map((q) => [q.name, q]));
 
   /**
-   * One worker's handler: the jobs of a fetch run one after another, each failing on its own (a
-   * failed job is failed with pg-boss's `fail`; the rest complete together). A worker then waits
-   * for its polling interval, so a backlog never takes more than workers × batchSize jobs per
-   * interval from the API's CPU; work this process queues wakes it at once.
+   * One worker's handler: the jobs of a fetch run one after another (or `concurrency` at a time),
+   * each failing on its own (a failed job is failed with pg-boss's `fail`; the rest complete
+   * together). A worker then waits for its polling interval, so a backlog never takes more than
+   * workers × batchSize jobs per interval from the API's CPU; work this process queues wakes it at once.
    */
   const worker = (spec: QueueSpec) => async (jobs: PgBoss.JobWithMetadata<object>[]) => {
-    for (const job of jobs) {
+    const run = async (job: PgBoss.JobWithMetadata<object>) => {
       const ctx: JobContext = { clock, logger, jobId: job.id, retryCount: job.retryCount, lastAttempt: job.retryCount >= job.retryLimit };
       try {
         await spec.handler(spec.data ? spec.data.parse(job.data) : job.data, ctx);
@@ -149,7 +151,12 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         reportError(logger, err, { job: spec.name, jobId: job.id, attempt: job.retryCount + 1 });
         await boss.fail(spec.name, job.id, { message: err instanceof Error ? err.message : String(err) });
       }
-    }
+    };
+    let next = 0;
+    const lane = async () => {
+      while (next < jobs.length) await run(jobs[next++] as PgBoss.JobWithMetadata<object>);
+    };
+    await Promise.all(Array.from({ length: Math.min(spec.concurrency ?? 1, jobs.length) }, lane));
   };
 
   return {

@@ -66,6 +66,23 @@ describe('POST /api/v1/subscriptions', () => {
     expect(await db.transaction.count({ where: { userId: user.id, type: 'CHARGE' } })).toBe(0);
   });
 
+  it('admits only where the nodeSelector matches and the NoSchedule taints are tolerated', async () => {
+    const pool = await createPool(db);
+    const gpu = { key: 'nvidia.com/gpu', value: 'true', effect: 'NoSchedule' };
+    await db.workerNode.updateMany({ where: { id: pool.nodes[0]?.node.id }, data: { taints: [gpu] } });
+    const plain = await createPlan(db, pool);
+    const tolerant = await createPlan(db, pool, { tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }] });
+    const wrongValue = await createPlan(db, pool, { tolerations: [{ key: 'nvidia.com/gpu', operator: 'Equal', value: 'false' }] });
+    const u = await customer();
+    expect((await subscribe(u.auth, plain.id).expect(409)).body.code).toBe('NO_CAPACITY');
+    expect((await subscribe(u.auth, wrongValue.id).expect(409)).body.code).toBe('NO_CAPACITY');
+    await subscribe(u.auth, tolerant.id).expect(201);
+    // A node that stops being ready takes its room with it.
+    await db.workerNode.updateMany({ where: { id: pool.nodes[0]?.node.id }, data: { isReady: false } });
+    const again = await createPlan(db, pool, { tolerations: [{ operator: 'Exists' }] });
+    expect((await subscribe(u.auth, again.id).expect(409)).body.code).toBe('NO_CAPACITY');
+  });
+
   it('refuses a second live subscription to the same service (409 ALREADY_SUBSCRIBED) and a sold-out service (409 SOLD_OUT)', async () => {
     const { pool, service, auth } = await setup();
     await subscribe(auth, service.id).expect(201);

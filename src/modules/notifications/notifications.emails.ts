@@ -2,6 +2,7 @@ import type { Config } from '../../lib/config.js';
 import type { DbClient } from '../../lib/db.js';
 import type { EventRow } from '../../lib/events.js';
 import { ACCOUNT_EVENTS, issueAccountToken, type PasswordChangedBy } from '../auth/index.js';
+import { ENDPOINT_DISABLED_EVENT, type EndpointDisabledData } from '../webhooks/index.js';
 import { BILLING_EMAILS } from './notifications.billing.js';
 import { renderEmail, type EmailContent, type RenderedEmail } from './notifications.layout.js';
 
@@ -119,6 +120,28 @@ const passwordChanged: EmailTemplate = {
   },
 };
 
+const webhookDisabled: EmailTemplate = {
+  name: 'webhook-disabled',
+  prepare: async (tx, event, deps) => {
+    const user = event.userId ? await activeUser(tx, { id: event.userId }) : null;
+    const data = event.data as Partial<EndpointDisabledData> | null;
+    if (!user || typeof data?.url !== 'string') return undefined;
+    return {
+      to: user.email,
+      content: {
+        subject: 'Your webhook endpoint was disabled',
+        name: user.name,
+        paragraphs: [
+          `On ${when(event.occurredAt)} minispod stopped sending events to your webhook endpoint ${data.url}.`,
+          `Why: ${data.reason ?? 'its deliveries kept failing'}.`,
+          'Events that happen while it is disabled are not sent to it. Once the receiver works again, enable the endpoint (PATCH /webhooks/:id with isActive: true) and retry the deliveries you need from its delivery log.',
+        ],
+        action: { label: 'Open your webhooks', url: `${deps.config.mail.publicAppUrl}/webhooks` },
+      },
+    };
+  },
+};
+
 /** Which emails each event sends. Events not listed send none. */
 export const EMAILS_BY_EVENT: Record<string, EmailTemplate[]> = {
   [ACCOUNT_EVENTS.registered]: [emailVerification],
@@ -126,6 +149,7 @@ export const EMAILS_BY_EVENT: Record<string, EmailTemplate[]> = {
   [ACCOUNT_EVENTS.emailChanged]: [emailVerification],
   [ACCOUNT_EVENTS.passwordResetRequested]: [passwordReset],
   [ACCOUNT_EVENTS.passwordChanged]: [passwordChanged],
+  [ENDPOINT_DISABLED_EVENT]: [webhookDisabled],
   ...BILLING_EMAILS,
   [ACCOUNT_EVENTS.registrationAttempted]: [registrationAttempted],
 };

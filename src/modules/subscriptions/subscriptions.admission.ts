@@ -50,25 +50,12 @@ interface Room {
  * Throws 409 NO_CAPACITY unless a node that may run the service has room for its requests, with
  * the requests of instances still waiting for a node set against the fleet. Call it inside the
  * subscribing transaction after taking the admission lock (lockAdmission), so two concurrent
- * subscribes cannot both take the last room. The fleet is summed in SQL: only nodes with
- * NoSchedule taints, usually few, come back to be matched against the tolerations here.
+ * subscribes cannot both take the last room.
  */
 export async function assertCapacity(tx: DbClient, service: { cpuRequest: string; memRequest: string; nodeSelector: unknown; tolerations: unknown }): Promise<void> {
   const need = planRequests(service);
   const selector = JSON.stringify(service.nodeSelector ?? {});
-  const args = [selector, need.cpu, need.memoryMb] as const;
-  const fits = `WITH n AS (
-      SELECT floor(("cpuCores" - "allocatedCPU") * 1000)::float8 AS cpu, ("totalMemory" - "allocatedMemory")::float8 AS mem, taints
-      FROM worker_nodes WHERE status = 'ACTIVE' AND "isReady" AND "isSchedulable" AND labels @> $1::jsonb
-    ) SELECT * FROM n WHERE cpu >= $2 AND mem >= $3`;
-  const [untainted] = await tx.$queryRawUnsafe<{ nodes: number; cpu: number; memoryMb: number }[]>(
-    `SELECT count(*)::int AS nodes, coalesce(sum(cpu), 0)::float8 AS cpu, coalesce(sum(mem), 0)::float8 AS "memoryMb" FROM (${fits}) f WHERE NOT taints @> '[{"effect": "NoSchedule"}]'::jsonb`,
-    ...args,
-  );
-  const tainted = await tx.$queryRawUnsafe<{ cpu: number; mem: number; taints: unknown }[]>(`SELECT * FROM (${fits}) f WHERE taints @> '[{"effect": "NoSchedule"}]'::jsonb`, ...args);
   const tolerations = (Array.isArray(service.tolerations) ? service.tolerations : []) as Toleration[];
-  const tolerated = tainted.filter((n) => ((n.taints ?? []) as Taint[]).every((t) => t.effect !== 'NoSchedule' || tolerates(tolerations, t)));
-  const free: Room = tolerated.reduce((a, n) => ({ cpu: a.cpu + n.cpu, memoryMb: a.memoryMb + n.mem }), { cpu: untainted?.cpu ?? 0, memoryMb: untainted?.memoryMb ?? 0 });
   // Instances not on a node yet will take room somewhere: those that could land on these nodes count.
   const [owed] = await tx.$queryRawUnsafe<Room[]>(
     `SELECT coalesce(sum(i."cpuRequestMillis"), 0)::float8 AS cpu, coalesce(sum(i."memoryRequestMb"), 0)::float8 AS "memoryMb"
@@ -76,11 +63,32 @@ export async function assertCapacity(tx: DbClient, service: { cpuRequest: string
      WHERE i.status IN ('PENDING', 'PROVISIONING') AND i."workerNodeId" IS NULL AND s."nodeSelector" @> $1::jsonb`,
     selector,
   );
-  const nodes = (untainted?.nodes ?? 0) + tolerated.length;
-  if (nodes === 0 || free.cpu - (owed?.cpu ?? 0) < need.cpu || free.memoryMb - (owed?.memoryMb ?? 0) < need.memoryMb) {
-    throw new AppError('NO_CAPACITY', 'No worker node has room for this plan right now; try again later or choose a smaller plan');
+  const wanted: Room = { cpu: need.cpu + (owed?.cpu ?? 0), memoryMb: need.memoryMb + (owed?.memoryMb ?? 0) };
+  // The nodes that fit, a page at a time: a large fleet usually answers from its first page.
+  let free: Room = { cpu: 0, memoryMb: 0 };
+  let nodes = 0;
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await tx.$queryRawUnsafe<{ cpu: number; mem: number; taints: unknown }[]>(
+      `SELECT floor(("cpuCores" - "allocatedCPU") * 1000)::float8 AS cpu, ("totalMemory" - "allocatedMemory")::float8 AS mem, taints
+       FROM worker_nodes WHERE status = 'ACTIVE' AND "isReady" AND "isSchedulable" AND labels @> $1::jsonb
+         AND floor(("cpuCores" - "allocatedCPU") * 1000) >= $2 AND "totalMemory" - "allocatedMemory" >= $3
+       ORDER BY id LIMIT ${PAGE} OFFSET ${offset}`,
+      selector,
+      need.cpu,
+      need.memoryMb,
+    );
+    for (const n of page) {
+      if (!((Array.isArray(n.taints) ? n.taints : []) as Taint[]).every((t) => t.effect !== 'NoSchedule' || tolerates(tolerations, t))) continue;
+      nodes++;
+      free = { cpu: free.cpu + n.cpu, memoryMb: free.memoryMb + n.mem };
+    }
+    if (nodes > 0 && free.cpu >= wanted.cpu && free.memoryMb >= wanted.memoryMb) return;
+    if (page.length < PAGE) break;
   }
+  throw new AppError('NO_CAPACITY', 'No worker node has room for this plan right now; try again later or choose a smaller plan');
 }
+
+const PAGE = 500;
 
 /** Serializes admissions (and stock checks) for the rest of the transaction. */
 export const lockAdmission = (tx: DbClient) => tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(hashtext('minispod:admission'))`);
