@@ -152,13 +152,13 @@ async function resourceRequest(ctx: ServerContext, req: IncomingMessage, route: 
   if (contentType === 'application/apply-patch+yaml') {
     const body = parseObject(text, 'yaml');
     record.body = body;
-    if (!query.get('fieldManager')) throw badRequest('PATCH, fieldManager: Required value: is required for apply patch');
+    if (!query.get('fieldManager')) throw invalidPatchOptions('fieldManager', 'FieldValueRequired', 'Required value: is required for apply patch');
     if (force !== null && force !== 'true' && force !== 'false') throw badRequest(`invalid force value: ${force}`);
     const existed = ctx.store.get(def, namespace, name) !== undefined;
     const obj = ctx.store.apply(def, namespace, name, body, { manager, force: force === 'true', dryRun });
     return { status: existed ? 200 : 201, body: obj };
   }
-  if (force !== null) throw badRequest('force: Invalid value: true: may not be specified for non-apply patch');
+  if (force !== null) throw invalidPatchOptions('force', 'FieldValueForbidden', 'Forbidden: may not be specified for non-apply patch');
   if (contentType !== 'application/merge-patch+json') throw unsupportedMediaType(contentType);
   const patch = parseObject(text, 'json');
   record.body = patch;
@@ -168,6 +168,10 @@ async function resourceRequest(ctx: ServerContext, req: IncomingMessage, route: 
   if (!(isObject(patch.metadata) && patch.metadata.resourceVersion)) delete (merged.metadata as JsonObject).resourceVersion;
   return { status: 200, body: ctx.store.replace(def, namespace, name, merged, { manager, dryRun }) };
 }
+
+/** The API server validates PatchOptions before anything else and answers 422 for them. */
+const invalidPatchOptions = (field: string, reason: string, message: string) =>
+  statusError(422, 'Invalid', `PatchOptions.meta.k8s.io "" is invalid: ${field}: ${message}`, { group: 'meta.k8s.io', kind: 'PatchOptions', causes: [{ reason, message, field }] });
 
 function send(res: ServerResponse, reply: Reply, headers: Record<string, string> = {}) {
   const payload = reply.text ? String(reply.body) : JSON.stringify(reply.body);

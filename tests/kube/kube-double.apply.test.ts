@@ -30,14 +30,20 @@ const deployment = (name: string, container: Record<string, unknown> = {}, extra
     ...extra,
   },
 });
-const managers = (obj: { metadata: { managedFields?: { manager: string; operation: string }[] } }) => (obj.metadata.managedFields ?? []).map((m) => `${m.manager}/${m.operation}`).sort();
+const managers = (obj: { metadata?: { managedFields?: { manager: string; operation: string }[] } }) => (obj.metadata?.managedFields ?? []).map((m) => `${m.manager}/${m.operation}`).sort();
 const next = () => `d${++seq}`;
 
 describe('kube double: server-side apply', () => {
-  it('requires a fieldManager (400 BadRequest)', async () => {
+  it('requires a fieldManager, and refuses force on other patches, as the API server validates PatchOptions (422 Invalid)', async () => {
     const res = await apply(double, deploymentPath('nofm'), deployment('nofm'), 'force=true');
-    expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ kind: 'Status', reason: 'BadRequest', code: 400 });
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({
+      kind: 'Status', reason: 'Invalid', code: 422, message: 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+      details: { group: 'meta.k8s.io', kind: 'PatchOptions', causes: [{ reason: 'FieldValueRequired', field: 'fieldManager' }] },
+    });
+    const merge = await kubeRequest(double, 'PATCH', `${deploymentPath('nofm')}?force=true`, { metadata: { labels: { a: 'b' } } }, 'application/merge-patch+json');
+    expect(merge.status).toBe(422);
+    expect(merge.body.details.causes[0]).toMatchObject({ field: 'force', reason: 'FieldValueForbidden' });
   });
 
   it('creates when absent (201), records the manager, and a second identical apply changes nothing', async () => {
