@@ -1,0 +1,276 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import {
+  ApisApi, CoreV1Api, createConfiguration, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, ServerConfiguration, VersionApi,
+  type KubernetesObject, type RequestContext, type ResponseContext,
+} from '@kubernetes/client-node';
+import { toClusterError } from './instances.cluster-errors.js';
+import { APP_NAME, FIELD_MANAGER, LABELS, MANAGED_BY, type Manifest } from './instances.manifests.js';
+
+/**
+ * The only file that talks to a Kubernetes cluster, always through @kubernetes/client-node: server-side
+ * apply (field manager `minispod`, forced: minispod owns these objects), reads, namespace deletion,
+ * and what Kubernetes observed (Deployment conditions, the pod's node, logs, metrics). Every failure
+ * is a ClusterError (status, reason, retryable, retryAfterSeconds).
+ */
+
+export type ClusterMode = 'kubeconfig' | 'in-cluster';
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/** Where client-node's standard loading order would find a cluster, or null (it would fall back to localhost:8080). */
+export function findKubeconfig(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): { source: 'KUBECONFIG' | 'home' | 'service-account'; path: string } | null {
+  const first = (env.KUBECONFIG ?? '').split(delimiter).find((f) => f.length > 0);
+  if (first) return existsSync(first) ? { source: 'KUBECONFIG', path: first } : null;
+  const user = join(home, '.kube', 'config');
+  if (existsSync(user)) return { source: 'home', path: user };
+  if (existsSync(SERVICE_ACCOUNT_TOKEN) && env.KUBERNETES_SERVICE_HOST) return { source: 'service-account', path: SERVICE_ACCOUNT_TOKEN };
+  return null;
+}
+
+/** The KubeConfig of a cluster mode: `kubeconfig` loads as kubectl does (KUBECONFIG, ~/.kube/config, service account). */
+export function loadKubeConfig(mode: ClusterMode, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+  const kc = new KubeConfig();
+  if (mode === 'in-cluster') {
+    if (!env.KUBERNETES_SERVICE_HOST) throw new Error('K8S_MODE=in-cluster but KUBERNETES_SERVICE_HOST is not set: minispod is not running in a pod');
+    kc.loadFromCluster();
+    return kc;
+  }
+  if (!findKubeconfig(env)) throw new Error('K8S_MODE=kubeconfig but no kubeconfig was found (KUBECONFIG, ~/.kube/config or a service account)');
+  kc.loadFromDefault();
+  return kc;
+}
+
+/** For the start-up banner: which API server and context minispod talks to. */
+export function describeCluster(kc: KubeConfig): { server: string; context: string; cluster: string; user?: string } {
+  const cluster = kc.getCurrentCluster();
+  return { server: cluster?.server ?? '(none)', context: kc.getCurrentContext(), cluster: cluster?.name ?? '(none)', ...(kc.getCurrentUser()?.name ? { user: kc.getCurrentUser()?.name } : {}) };
+}
+
+export interface DeploymentObservation {
+  generation: number;
+  observedGeneration: number;
+  desiredReplicas: number;
+  replicas: number;
+  readyReplicas: number;
+  availableReplicas: number;
+  updatedReplicas: number;
+  progressing?: { status: string; reason?: string; message?: string };
+  /** complete: rolled out and available; stopped: scaled to zero and no pod left; failed: ProgressDeadlineExceeded. */
+  state: 'complete' | 'stopped' | 'failed' | 'progressing';
+}
+
+export interface PodPlacement {
+  name: string;
+  nodeName: string | null;
+  phase: string;
+  ready: boolean;
+  terminating: boolean;
+  createdAt: string | null;
+}
+
+export interface PodUsage {
+  pod: string;
+  cpuMillicores: number;
+  memoryBytes: number;
+  timestamp: string | null;
+  window: string | null;
+}
+
+export interface ClusterDriverOptions {
+  kubeConfig: KubeConfig;
+  /** Every request is abandoned after this long (default 30 s) and fails as a retryable Timeout. */
+  requestTimeoutMs?: number;
+  fieldManager?: string;
+}
+
+type Ref = { apiVersion: string; kind: string; name: string; namespace?: string };
+const refOf = (m: Ref) => ({ apiVersion: m.apiVersion, kind: m.kind, metadata: { name: m.name, ...(m.namespace ? { namespace: m.namespace } : {}) } });
+const describe = (m: Ref) => `${m.kind} ${m.namespace ? `${m.namespace}/` : ''}${m.name}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const SCALE: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+
+/** A metrics quantity ("1234567n", "20480Ki", "0.5") as a number of cores or bytes. */
+export function usageValue(q: unknown): number {
+  const m = /^(\d+(?:\.\d+)?)(n|u|m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(String(q ?? ''));
+  return m ? Number(m[1]) * (SCALE[m[2] ?? ''] ?? 1) : 0;
+}
+
+export function createClusterDriver({ kubeConfig, requestTimeoutMs = 30_000, fieldManager = FIELD_MANAGER }: ClusterDriverOptions) {
+  const server = kubeConfig.getCurrentCluster()?.server;
+  if (!server) throw new Error('The kubeconfig has no current cluster');
+  const timeout = {
+    pre: async (ctx: RequestContext) => {
+      ctx.setSignal(AbortSignal.timeout(requestTimeoutMs));
+      return ctx;
+    },
+    post: async (res: ResponseContext) => res,
+  };
+  const configuration = createConfiguration({ baseServer: new ServerConfiguration(server, {}), authMethods: { default: kubeConfig }, promiseMiddleware: [timeout] });
+  const objects = new KubernetesObjectApi(configuration);
+  const core = new CoreV1Api(configuration);
+  const custom = new CustomObjectsApi(configuration);
+  const apis = new ApisApi(configuration);
+  const versionApi = new VersionApi(configuration);
+
+  async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toClusterError(err, operation);
+    }
+  }
+  /** A read that answers null for 404. */
+  async function maybe<T>(operation: string, fn: () => Promise<T>): Promise<T | null> {
+    try {
+      return await call(operation, fn);
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return null;
+      throw err;
+    }
+  }
+
+  const driver = {
+    /** Server-side apply of one object; `force` takes over fields another manager holds (minispod owns what it applies). */
+    apply(manifest: Manifest | KubernetesObject, options: { force?: boolean; fieldManager?: string } = {}): Promise<KubernetesObject> {
+      const m = manifest as Manifest;
+      const ref = { apiVersion: m.apiVersion, kind: m.kind, name: m.metadata.name, namespace: m.metadata.namespace };
+      return call(`apply ${describe(ref)}`, () =>
+        objects.patch(structuredClone(manifest) as KubernetesObject, undefined, undefined, options.fieldManager ?? fieldManager, options.force ?? true, PatchStrategy.ServerSideApply),
+      );
+    },
+
+    /** Applies the objects in order and stops at the first failure; a retry completes a partial apply (applying is idempotent). */
+    async applyAll(manifests: Manifest[], options: { force?: boolean } = {}): Promise<KubernetesObject[]> {
+      const applied: KubernetesObject[] = [];
+      for (const m of manifests) applied.push(await driver.apply(m, options));
+      return applied;
+    },
+
+    read: (ref: Ref): Promise<KubernetesObject | null> => maybe(`read ${describe(ref)}`, () => objects.read(refOf(ref))),
+
+    async list(apiVersion: string, kind: string, options: { namespace?: string; labelSelector?: string } = {}): Promise<KubernetesObject[]> {
+      const list = await call(`list ${kind}${options.namespace ? ` in ${options.namespace}` : ''}`, () =>
+        objects.list(apiVersion, kind, options.namespace, undefined, undefined, undefined, undefined, options.labelSelector),
+      );
+      return list.items;
+    },
+
+    /** 'Active', 'Terminating', or null when the namespace does not exist. */
+    async namespacePhase(name: string): Promise<string | null> {
+      const ns = await driver.read({ apiVersion: 'v1', kind: 'Namespace', name });
+      return ns ? ((ns as { status?: { phase?: string } }).status?.phase ?? 'Active') : null;
+    },
+
+    /**
+     * Deletes a namespace (and so everything in it). With waitMs, polls until its GET answers 404.
+     * 'absent': there was none; 'gone': it answers 404 now; 'terminating': still being deleted.
+     */
+    async deleteNamespace(name: string, options: { waitMs?: number; pollMs?: number } = {}): Promise<'absent' | 'gone' | 'terminating'> {
+      const ref = { apiVersion: 'v1', kind: 'Namespace', name };
+      const deleted = await maybe(`delete ${describe(ref)}`, () => objects.delete(refOf(ref)));
+      if (deleted === null) return 'absent';
+      const until = Date.now() + (options.waitMs ?? 0);
+      for (;;) {
+        if ((await driver.namespacePhase(name)) === null) return 'gone';
+        if (Date.now() >= until) return 'terminating';
+        await sleep(Math.min(options.pollMs ?? 1000, Math.max(until - Date.now(), 1)));
+      }
+    },
+
+    /** What the Deployment controller reports; null when there is no Deployment. */
+    async deploymentStatus(namespace: string, name = APP_NAME): Promise<DeploymentObservation | null> {
+      const d = (await driver.read({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace })) as {
+        metadata?: { generation?: number };
+        spec?: { replicas?: number };
+        status?: { observedGeneration?: number; replicas?: number; readyReplicas?: number; availableReplicas?: number; updatedReplicas?: number; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+      } | null;
+      if (!d) return null;
+      const status = d.status ?? {};
+      const progressing = status.conditions?.find((c) => c.type === 'Progressing');
+      const obs = {
+        generation: d.metadata?.generation ?? 0,
+        observedGeneration: status.observedGeneration ?? 0,
+        desiredReplicas: d.spec?.replicas ?? 1,
+        replicas: status.replicas ?? 0,
+        readyReplicas: status.readyReplicas ?? 0,
+        availableReplicas: status.availableReplicas ?? 0,
+        updatedReplicas: status.updatedReplicas ?? 0,
+        ...(progressing ? { progressing: { status: progressing.status, reason: progressing.reason, message: progressing.message } } : {}),
+      };
+      const observed = obs.observedGeneration >= obs.generation;
+      const state: DeploymentObservation['state'] =
+        observed && progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded' ? 'failed'
+          : observed && obs.desiredReplicas === 0 && obs.replicas === 0 ? 'stopped'
+            : observed && obs.availableReplicas >= 1 && obs.availableReplicas >= obs.desiredReplicas && progressing?.reason === 'NewReplicaSetAvailable' ? 'complete'
+              : 'progressing';
+      return { ...obs, state };
+    },
+
+    /** The pods of an instance's namespace and the nodes Kubernetes placed them on (newest first). */
+    async podPlacements(namespace: string): Promise<PodPlacement[]> {
+      const list = await call(`list Pod in ${namespace}`, () => core.listNamespacedPod({ namespace }));
+      return list.items
+        .map((p) => ({
+          name: p.metadata?.name ?? '',
+          nodeName: p.spec?.nodeName ?? null,
+          phase: p.status?.phase ?? 'Unknown',
+          ready: (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+          terminating: Boolean(p.metadata?.deletionTimestamp),
+          createdAt: p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp).toISOString() : null,
+        }))
+        .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
+    },
+
+    /** The app's log from its newest running pod (tailLines as kubectl logs --tail); null when no pod runs. */
+    async podLogs(namespace: string, options: { tailLines?: number; container?: string } = {}): Promise<{ pod: string; text: string } | null> {
+      const pod = (await driver.podPlacements(namespace)).find((p) => p.phase === 'Running' && !p.terminating);
+      if (!pod) return null;
+      const text = await call(`read log of Pod ${namespace}/${pod.name}`, () =>
+        core.readNamespacedPodLog({ name: pod.name, namespace, container: options.container ?? APP_NAME, ...(options.tailLines !== undefined ? { tailLines: options.tailLines } : {}) }),
+      );
+      return { pod: pod.name, text: String(text ?? '') };
+    },
+
+    /** Whether the cluster serves metrics.k8s.io (metrics-server installed), by discovery. */
+    async metricsAvailable(): Promise<boolean> {
+      const groups = await call('discover API groups', () => apis.getAPIVersions());
+      return groups.groups.some((g) => g.name === 'metrics.k8s.io' && g.versions.some((v) => v.version === 'v1beta1'));
+    },
+
+    /** CPU and memory of the namespace's pods from metrics.k8s.io; null when the cluster has no metrics API. */
+    async podMetrics(namespace: string): Promise<PodUsage[] | null> {
+      if (!(await driver.metricsAvailable())) return null;
+      const list = (await call(`read PodMetrics in ${namespace}`, () =>
+        custom.listNamespacedCustomObject({ group: 'metrics.k8s.io', version: 'v1beta1', namespace, plural: 'pods' }),
+      )) as { items?: { metadata?: { name?: string }; timestamp?: string; window?: string; containers?: { usage?: { cpu?: string; memory?: string } }[] }[] };
+      return (list.items ?? []).map((item) => ({
+        pod: item.metadata?.name ?? '',
+        cpuMillicores: Math.round((item.containers ?? []).reduce((s, c) => s + usageValue(c.usage?.cpu), 0) * 1000),
+        memoryBytes: Math.round((item.containers ?? []).reduce((s, c) => s + usageValue(c.usage?.memory), 0)),
+        timestamp: item.timestamp ?? null,
+        window: item.window ?? null,
+      }));
+    },
+
+    /** Namespaces minispod manages, with the instance id they belong to (for the orphan sweep). */
+    async managedNamespaces(): Promise<{ name: string; instanceId: string | null; phase: string; createdAt: string | null }[]> {
+      const items = await driver.list('v1', 'Namespace', { labelSelector: Object.entries(MANAGED_BY).map(([k, v]) => `${k}=${v}`).join(',') });
+      return items.map((ns) => ({
+        name: ns.metadata?.name ?? '',
+        instanceId: ns.metadata?.labels?.[LABELS.instanceId] ?? null,
+        phase: (ns as { status?: { phase?: string } }).status?.phase ?? 'Active',
+        createdAt: ns.metadata?.creationTimestamp ? new Date(ns.metadata.creationTimestamp).toISOString() : null,
+      }));
+    },
+
+    /** The API server's version (gitVersion), e.g. for the start-up banner. */
+    async serverVersion(): Promise<string> {
+      const info = await call('read server version', () => versionApi.getCode());
+      return info.gitVersion;
+    },
+  };
+  return driver;
+}
+
+export type ClusterDriver = ReturnType<typeof createClusterDriver>;
