@@ -8,6 +8,7 @@ import { z } from './lib/zod.js';
 import { deleteExpiredAccountData } from './modules/auth/index.js';
 import { runDunning, runExpiry, runRenewalNotices, runRenewals, subscriptionsDeps } from './modules/subscriptions/index.js';
 import { EMAIL_QUEUE, emailConsumer, requeueLostEmails, sendEmailMessage, type Mailer } from './modules/notifications/index.js';
+import { createMidtransClient, expireTopups } from './modules/wallet/index.js';
 import { createWebhookClient, deliverWebhook, sweepDeliveries, WEBHOOK_QUEUE, webhookConsumer } from './modules/webhooks/index.js';
 
 /**
@@ -34,6 +35,7 @@ export const QUEUE_INFO: readonly QueueInfo[] = [
   { name: 'billing.dunning', deadLetter: true },
   { name: 'subscription.expire', deadLetter: true },
   { name: 'notify.renewal-upcoming', deadLetter: true },
+  { name: 'wallet.expire-topups', deadLetter: true },
   { name: WEBHOOK_QUEUE, deadLetter: true },
   { name: 'webhook.sweep', deadLetter: true },
 ];
@@ -96,6 +98,7 @@ export function declareQueues(deps: QueueDeps, jobs: JobQueue): QueueSpec[] {
       },
     }),
     ...billingQueues(deps, jobs),
+    ...walletQueues(deps, jobs),
     ...webhookQueues(deps, jobs),
   ];
   return queues;
@@ -129,6 +132,25 @@ function billingQueues(deps: QueueDeps, jobs: JobQueue): QueueSpec[] {
     }),
     defineQueue({ name: 'subscription.expire', ...daily, cron: '30 2 * * *', handler: async (_data, ctx) => ({ expired: await runExpiry(subs, ctx) }) }),
     defineQueue({ name: 'notify.renewal-upcoming', ...daily, cron: '0 9 * * *', handler: async (_data, ctx) => ({ notified: await runRenewalNotices(subs, ctx) }) }),
+  ];
+}
+
+/** Online top-ups (src/modules/wallet/wallet.topups.ts). */
+function walletQueues({ db, config, logger }: QueueDeps, jobs: JobQueue): QueueSpec[] {
+  const midtrans = createMidtransClient({ config: config.midtrans, logger });
+  return [
+    defineQueue({
+      name: 'wallet.expire-topups',
+      // Every 5 minutes: unpaid top-ups past their expiry are checked with Midtrans once more, then closed.
+      policy: 'short',
+      retryLimit: 2,
+      retryDelay: 60,
+      retryBackoff: false,
+      expireInSeconds: 600,
+      deadLetter: true,
+      cron: '*/5 * * * *',
+      handler: (_data, { clock }) => expireTopups({ db, config, logger, jobs, midtrans }, clock.now()),
+    }),
   ];
 }
 

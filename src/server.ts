@@ -107,6 +107,7 @@ export async function start(config: Config, logger: Logger, onDatabaseLost?: (er
       `Jobs: ${runner ? `pg-boss in schema "${config.jobs.schema}" of that database (cron in ${config.jobs.timezone})` : 'disabled (JOBS_ENABLED=false): this process runs no background jobs'}`,
       `Email: ${mailer.describe()}`,
       `Rate limits: ${rateLimits ? rateLimits.describe() : 'counted in this process (set REDIS_URL to share them between instances)'}`,
+      `Payments: ${config.midtrans.serverKey ? `Midtrans ${config.midtrans.environment} (${new URL(config.midtrans.snapUrl).host}), notifications at /api/v1/payments/midtrans/notifications` : 'online top-ups off (set MIDTRANS_SERVER_KEY and MIDTRANS_CLIENT_KEY)'}`,
     ];
     if (config.env !== 'production' || seeded) {
       lines.push('Seeded accounts:', ...SEED_ACCOUNTS.map((a) => `  ${a.role.padEnd(13)} ${a.email} / ${a.password}`));

@@ -86,7 +86,19 @@ const envSchema = z.object({
   LOG_FILES: bool.default(true),
   METRICS_TOKEN: z.string().min(16).optional(),
   CURRENCY: z.string().regex(/^[A-Z]{3}$/).default('IDR'),
+  MIDTRANS_SERVER_KEY: z.string().trim().min(10).optional(),
+  MIDTRANS_CLIENT_KEY: z.string().trim().min(10).optional(),
+  MIDTRANS_ENVIRONMENT: z.enum(['sandbox', 'production']).default('sandbox'),
+  MIDTRANS_SNAP_URL: z.url({ protocol: /^https?$/ }).optional(),
+  MIDTRANS_API_URL: z.url({ protocol: /^https?$/ }).optional(),
+  MIDTRANS_EXPIRY_MINUTES: int(5, 7 * 1440).default(60),
 });
+
+/** Midtrans' documented hosts: Snap creates payment pages, the v2 API reports and expires transactions. */
+const MIDTRANS_URLS = {
+  sandbox: { snap: 'https://app.sandbox.midtrans.com/snap/v1/transactions', api: 'https://api.sandbox.midtrans.com/v2' },
+  production: { snap: 'https://app.midtrans.com/snap/v1/transactions', api: 'https://api.midtrans.com/v2' },
+} as const;
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -134,6 +146,11 @@ export interface Config {
   log: { level: 'error' | 'warn' | 'info' | 'http' | 'debug' | 'silent'; format: 'pretty' | 'json'; dir: string; files: boolean };
   metricsToken?: string;
   currency: string;
+  /**
+   * Online top-ups; without both keys they are off (503 PAYMENT_PROVIDER_DISABLED). The server key
+   * is a secret: it only ever goes into the Authorization header of calls to Midtrans.
+   */
+  midtrans: { serverKey?: string; clientKey?: string; environment: 'sandbox' | 'production'; snapUrl: string; apiUrl: string; expiryMinutes: number };
 }
 
 export class ConfigError extends Error {
@@ -190,6 +207,12 @@ function secretProblems(nodeEnv: string | undefined, secret: string | undefined)
   return [];
 }
 
+function midtransProblems(raw: Record<string, string | undefined>): string[] {
+  if (!raw.MIDTRANS_SERVER_KEY !== !raw.MIDTRANS_CLIENT_KEY) return ['MIDTRANS_SERVER_KEY and MIDTRANS_CLIENT_KEY: set both (Midtrans dashboard, Settings > Access Keys) or neither'];
+  if (raw.MIDTRANS_SERVER_KEY && (raw.CURRENCY ?? 'IDR') !== 'IDR') return ['CURRENCY: Midtrans charges in IDR; online top-ups need CURRENCY=IDR'];
+  return [];
+}
+
 function encryptionKeyProblems(nodeEnv: string | undefined, key: string | undefined): string[] {
   const format = `base64 of ${ENCRYPTION_KEY_BYTES} random bytes, e.g. \`openssl rand -base64 ${ENCRYPTION_KEY_BYTES}\``;
   if (!key) return nodeEnv === 'production' ? [`ENCRYPTION_KEY: required when NODE_ENV=production (${format})`] : [];
@@ -205,7 +228,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
   }
   const parsed = envSchema.safeParse(raw);
   // The secret is checked on the raw values, so that its problem is reported with any other.
-  const problems = [...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)), ...secretProblems(raw.NODE_ENV, raw.JWT_SECRET), ...encryptionKeyProblems(raw.NODE_ENV, raw.ENCRYPTION_KEY)];
+  const problems = [...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)), ...secretProblems(raw.NODE_ENV, raw.JWT_SECRET), ...encryptionKeyProblems(raw.NODE_ENV, raw.ENCRYPTION_KEY), ...midtransProblems(raw)];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const env = parsed.data;
   let secret = env.JWT_SECRET;
@@ -261,6 +284,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
     },
     metricsToken: env.METRICS_TOKEN,
     currency: env.CURRENCY,
+    midtrans: {
+      serverKey: env.MIDTRANS_SERVER_KEY,
+      clientKey: env.MIDTRANS_CLIENT_KEY,
+      environment: env.MIDTRANS_ENVIRONMENT,
+      snapUrl: env.MIDTRANS_SNAP_URL ?? MIDTRANS_URLS[env.MIDTRANS_ENVIRONMENT].snap,
+      apiUrl: (env.MIDTRANS_API_URL ?? MIDTRANS_URLS[env.MIDTRANS_ENVIRONMENT].api).replace(/\/+$/, ''),
+      expiryMinutes: env.MIDTRANS_EXPIRY_MINUTES,
+    },
   };
   return deepFreeze(config);
 }

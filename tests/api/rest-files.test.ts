@@ -34,7 +34,7 @@ describe('rest/*.rest against a freshly seeded server', () => {
     await dropDatabase(admin, url);
   });
 
-  it.each(['auth', 'user', 'service', 'worker', 'admin', 'webhook'])('%s.rest: every request answers with the status its title announces', async (name) => {
+  it.each(['auth', 'user', 'service', 'worker', 'admin', 'webhook', 'wallet'])('%s.rest: every request answers with the status its title announces', async (name) => {
     const text = fs.readFileSync(path.join('rest', `${name}.rest`), 'utf8');
     const results = await runRestFile(text, { baseUrl });
     expect(results.length).toBeGreaterThan(5);
