@@ -8,7 +8,7 @@ import { createStore, type StoreEvent } from './kube-double.store.js';
 import { createControllers, type ControllerSettings } from './kube-double.controllers.js';
 import { createFaults, createRequestLog, type FaultSpec, type RequestRecord } from './kube-double.faults.js';
 import { defaultUsage, type UsageFn } from './kube-double.observe.js';
-import { nodeObject, type NodeInput } from './kube-double.scheduler.js';
+import { nodeObject, type NodeInput } from './kube-double.nodes.js';
 import { createHandler } from './kube-double.server.js';
 
 export type { FaultSpec, RequestRecord, NodeInput, UsageFn, JsonObject };

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { RESOURCES, type ResourceDef } from './kube-double.resources.js';
 import { clone, deepEqual, isObject, type JsonObject } from './kube-double.fields.js';
 import { matchesSelector } from './kube-double.selectors.js';
-import { pickNode } from './kube-double.scheduler.js';
+import { pickNode, podPendingStatus, podRunningStatus } from './kube-double.nodes.js';
 import { timestamp, type Store, type StoreEvent } from './kube-double.store.js';
 
 /** What the simulated controllers do; every field can be changed while the double runs (hooks). */
@@ -113,27 +113,14 @@ export function createControllers(store: Store, settings: ControllerSettings, no
     store.purge(POD, pod);
   }
 
-  function pendingStatus(pod: JsonObject, placement: { node: string } | { message: string }): JsonObject {
-    const at = timestamp(now());
-    if ('message' in placement) return { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: placement.message, lastTransitionTime: at }] };
-    const unpullable = imagesOf(pod).some(settings.unpullable);
-    const containers = (specOf(pod).containers as JsonObject[]).map((c) => ({
-      name: c.name, image: c.image, imageID: '', ready: false, restartCount: 0, started: false,
-      state: { waiting: unpullable ? { reason: 'ImagePullBackOff', message: `Back-off pulling image "${String(c.image)}"` } : { reason: 'ContainerCreating' } },
-    }));
-    return { phase: 'Pending', hostIP: '10.0.0.1', startTime: at, conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: at }, { type: 'Ready', status: 'False', reason: 'ContainersNotReady', lastTransitionTime: at }], containerStatuses: containers };
-  }
+  const pendingStatus = (pod: JsonObject, placement: { node: string } | { message: string }) =>
+    podPendingStatus(pod, placement, imagesOf(pod).some(settings.unpullable), timestamp(now()));
 
   function markPodReady(pod: JsonObject) {
     const at = timestamp(now());
-    const containers = (specOf(pod).containers as JsonObject[]).map((c) => ({ name: c.name, image: c.image, imageID: `${String(c.image)}@sha256:0`, ready: true, restartCount: 0, started: true, state: { running: { startedAt: at } } }));
     const key = `${meta(pod).namespace}/${meta(pod).name}`;
-    logs.set(key, [...(logs.get(key) ?? []), ...containers.map((c) => `${at} kube-double: started container ${String(c.name)} from image ${String(c.image)}`)]);
-    setPodStatus(pod, {
-      phase: 'Running', hostIP: '10.0.0.1', podIP: `10.244.0.${(Number.parseInt(meta(pod).uid.slice(0, 2), 16) % 250) + 2}`, startTime: statusOf(pod).startTime ?? at,
-      conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({ type, status: 'True', lastTransitionTime: at })),
-      containerStatuses: containers,
-    });
+    logs.set(key, [...(logs.get(key) ?? []), ...imagesOf(pod).map((image, i) => `${at} kube-double: started container ${String((specOf(pod).containers as JsonObject[])[i]?.name)} from image ${image}`)]);
+    setPodStatus(pod, podRunningStatus(pod, at));
   }
 
   function createPod(dep: JsonObject, hash: string): JsonObject | undefined {

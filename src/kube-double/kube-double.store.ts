@@ -33,24 +33,35 @@ const specOf = (o: JsonObject) => Object.fromEntries(Object.entries(o).filter(([
  * lifecycle admission checks and finalizers. Every committed change is reported to `onEvent`.
  */
 export function createStore({ validate, now, onEvent }: { validate: () => boolean; now: () => Date; onEvent: (e: StoreEvent) => void }) {
-  const objects = new Map<string, JsonObject>();
+  // resource -> namespace ('' when cluster-scoped) -> name: a namespace's objects are found without a scan.
+  const objects = new Map<string, Map<string, Map<string, JsonObject>>>();
   let revision = 0;
-  const key = (def: ResourceDef, namespace: string | undefined, name: string) => `${apiVersionOf(def)}/${def.plural}/${def.namespaced ? namespace ?? '' : ''}/${name}`;
+  const resourceKey = (def: ResourceDef) => `${apiVersionOf(def)}/${def.plural}`;
+  const nsKey = (def: ResourceDef, namespace: string | undefined) => (def.namespaced ? namespace ?? '' : '');
 
-  const get = (def: ResourceDef, namespace: string | undefined, name: string) => objects.get(key(def, namespace, name));
+  const get = (def: ResourceDef, namespace: string | undefined, name: string) => objects.get(resourceKey(def))?.get(nsKey(def, namespace))?.get(name);
 
   function list(def: ResourceDef, namespace?: string): JsonObject[] {
-    const prefix = `${apiVersionOf(def)}/${def.plural}/${def.namespaced && namespace ? `${namespace}/` : ''}`;
-    return [...objects.entries()].filter(([k]) => k.startsWith(prefix)).map(([, o]) => o).sort((a, b) => `${metaOf(a).namespace}/${nameOf(a)}`.localeCompare(`${metaOf(b).namespace}/${nameOf(b)}`));
+    const byNamespace = objects.get(resourceKey(def));
+    if (!byNamespace) return [];
+    const buckets = def.namespaced && namespace ? [byNamespace.get(namespace)] : [...byNamespace.values()];
+    const items = buckets.flatMap((b) => (b ? [...b.values()] : []));
+    return items.sort((a, b) => `${metaOf(a).namespace ?? ''}/${nameOf(a)}`.localeCompare(`${metaOf(b).namespace ?? ''}/${nameOf(b)}`));
   }
 
   function commit(def: ResourceDef, obj: JsonObject, type: StoreEventType) {
-    const k = key(def, metaOf(obj).namespace as string | undefined, nameOf(obj));
-    if (type === 'DELETED') objects.delete(k);
-    else {
+    const byNamespace = objects.get(resourceKey(def)) ?? new Map<string, Map<string, JsonObject>>();
+    objects.set(resourceKey(def), byNamespace);
+    const ns = nsKey(def, metaOf(obj).namespace as string | undefined);
+    const bucket = byNamespace.get(ns) ?? new Map<string, JsonObject>();
+    if (type === 'DELETED') {
+      bucket.delete(nameOf(obj));
+      if (bucket.size === 0) byNamespace.delete(ns);
+    } else {
       revision += 1;
       metaOf(obj).resourceVersion = String(revision);
-      objects.set(k, obj);
+      bucket.set(nameOf(obj), obj);
+      byNamespace.set(ns, bucket);
     }
     onEvent({ type, def, object: obj });
     return obj;
@@ -113,7 +124,7 @@ export function createStore({ validate, now, onEvent }: { validate: () => boolea
   return {
     get,
     list,
-    all: () => [...objects.values()],
+    all: () => [...objects.values()].flatMap((byNamespace) => [...byNamespace.values()].flatMap((bucket) => [...bucket.values()])),
     revision: () => String(revision),
 
     create(def: ResourceDef, namespace: string | undefined, body: JsonObject, opts: WriteOptions): JsonObject {

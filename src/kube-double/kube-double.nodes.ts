@@ -1,3 +1,4 @@
+/** The simulated nodes: the Node objects their kubelets register, a trivial scheduler, the kubelet's pod statuses. */
 import { isObject, type JsonObject } from './kube-double.fields.js';
 import { quantityValue } from './kube-double.quantity.js';
 
@@ -90,4 +91,28 @@ export function pickNode(podSpec: JsonObject, nodes: JsonObject[], pods: JsonObj
   if (fits[0]) return { node: fits[0].name };
   const detail = [...reasons].map(([r, n]) => `${n} ${r}`).join(', ');
   return { message: `0/${nodes.length} nodes are available${detail ? `: ${detail}` : ''}.` };
+}
+
+const containersOf = (pod: JsonObject) => (isObject(pod.spec) && Array.isArray(pod.spec.containers) ? pod.spec.containers.filter(isObject) : []);
+
+/** The kubelet's status of a pod not (yet) running: unschedulable, pulling, or unable to pull its image. */
+export function podPendingStatus(pod: JsonObject, placement: { node: string } | { message: string }, unpullable: boolean, at: string): JsonObject {
+  if ('message' in placement) return { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: placement.message, lastTransitionTime: at }] };
+  const containerStatuses = containersOf(pod).map((c) => ({
+    name: c.name ?? null, image: c.image ?? null, imageID: '', ready: false, restartCount: 0, started: false,
+    state: { waiting: unpullable ? { reason: 'ImagePullBackOff', message: `Back-off pulling image "${String(c.image)}"` } : { reason: 'ContainerCreating' } },
+  }));
+  const conditions = [{ type: 'PodScheduled', status: 'True', lastTransitionTime: at }, { type: 'Ready', status: 'False', reason: 'ContainersNotReady', lastTransitionTime: at }];
+  return { phase: 'Pending', hostIP: '10.0.0.1', startTime: at, conditions, containerStatuses };
+}
+
+/** The kubelet's status of a running, ready pod. */
+export function podRunningStatus(pod: JsonObject, at: string): JsonObject {
+  const meta = pod.metadata as JsonObject;
+  const started = isObject(pod.status) && typeof pod.status.startTime === 'string' ? pod.status.startTime : at;
+  return {
+    phase: 'Running', hostIP: '10.0.0.1', podIP: `10.244.0.${(Number.parseInt(String(meta.uid).slice(0, 2), 16) % 250) + 2}`, startTime: started,
+    conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({ type, status: 'True', lastTransitionTime: at })),
+    containerStatuses: containersOf(pod).map((c) => ({ name: c.name ?? null, image: c.image ?? null, imageID: `${String(c.image)}@sha256:0`, ready: true, restartCount: 0, started: true, state: { running: { startedAt: at } } })),
+  };
 }
