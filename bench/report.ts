@@ -85,6 +85,10 @@ export function checkTargets(rows: Row[], raw: RawBcryptResult | undefined, rss:
   if (jobs) targets.push({ goal: 'jobs >= 300 completed/s through the queue', measured: `${fmt(jobs.rps)}/s (${fmt(row('jobs-during-heartbeats')?.rps)}/s while heartbeats run)`, met: jobs.rps >= 300 });
   const hbJobs = row('heartbeat-during-jobs');
   if (hbJobs?.ofCeiling !== undefined) targets.push({ goal: 'heartbeats during jobs >= 75% of heartbeats alone', measured: `${fmt(hbJobs.ofCeiling, 1)}%`, met: hbJobs.ofCeiling >= 75 });
+  const subscribe = row('subscribe');
+  if (subscribe) targets.push({ goal: 'subscribe p99 < 250 ms, no errors', measured: `p99 ${subscribe.p99} ms, ${fmt(subscribe.rps, 1)}/s, ${subscribe.non2xx + subscribe.errors} errors`, met: subscribe.p99 < 250 && subscribe.non2xx + subscribe.errors + subscribe.timeouts === 0 });
+  const renewals = row('renewals');
+  if (renewals) targets.push({ goal: '10,000 due renewals in under 60 s, one CHARGE each', measured: `${renewals.requests} in ${fmt(renewals.seconds, 1)} s, ${renewals.non2xx} without exactly one charge`, met: renewals.seconds < 60 && renewals.non2xx === 0 && renewals.errors === 0 });
   const probe = row('health-during-logins');
   if (probe) targets.push({ goal: '/health p99 < 20 ms during the login storm', measured: `p99 ${probe.p99} ms`, met: probe.p99 < 20 });
   const errors = rows.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0);

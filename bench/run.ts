@@ -10,6 +10,7 @@ import { pool, runLoad, runLoads, type LoadSpec } from './load.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { ensureBuild, monitorRss, startApi, startCeiling, type Server } from './processes.js';
 import { checkTargets, formatTable, formatTargets, machineInfo, writeReport, type Report, type Row } from './report.js';
+import { renewalsPhase, subscribePhase } from './billing.js';
 import { jobsPhase } from './jobs.js';
 import { healthProbe, loginScenario, throughputScenarios, type Scenario, type Targets } from './scenarios.js';
 
@@ -135,6 +136,8 @@ async function main(): Promise<void> {
     await throughputPhase(scenarios, report, selected);
     const heartbeat = scenarios.find((s) => s.name === 'heartbeat');
     if (selected('jobs') && heartbeat) await jobsPhase(data.url, heartbeat, report, log);
+    if (selected('subscribe')) await subscribePhase(data.url, api.base, { emails: data.userEmails, password: data.userPassword }, options, report, log);
+    if (selected('renewals')) await renewalsPhase(data.url, report, log);
     await loginPhase(data, targets, report, selected);
     rss.stop();
     report.apiRss = rss.read();

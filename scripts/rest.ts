@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { runRestFile } from './lib/rest-file.js';
 
 const { values, positionals } = parseArgs({ options: { base: { type: 'string' } }, allowPositionals: true });
-const files = positionals.length > 0 ? positionals : ['auth', 'user', 'service', 'worker', 'admin', 'webhook', 'wallet'].map((f) => path.join('rest', `${f}.rest`));
+const files = positionals.length > 0 ? positionals : ['auth', 'user', 'service', 'worker', 'admin', 'webhook', 'wallet', 'subscription'].map((f) => path.join('rest', `${f}.rest`));
 
 let failed = 0;
 for (const file of files) {

@@ -23,6 +23,9 @@ describe('rest/*.rest against a freshly seeded server', () => {
     url = await createDatabase(admin, 'minispod_rest', inject('templateDatabaseUrl'));
     ctx = createTestContext({ env: { DATABASE_URL: url } });
     await seed(ctx.db, { bcryptCost: 4 });
+    // The seeded nodes as their agents report them once running (the simulated cluster's nodes
+    // do this under npm start): ready, so subscriptions find room.
+    await ctx.db.workerNode.updateMany({ data: { status: 'ACTIVE', isReady: true, lastHeartbeat: new Date() } });
     server = createHttpServer(ctx.app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
@@ -34,7 +37,7 @@ describe('rest/*.rest against a freshly seeded server', () => {
     await dropDatabase(admin, url);
   });
 
-  it.each(['auth', 'user', 'service', 'worker', 'admin', 'webhook', 'wallet'])('%s.rest: every request answers with the status its title announces', async (name) => {
+  it.each(['auth', 'user', 'service', 'worker', 'admin', 'webhook', 'wallet', 'subscription'])('%s.rest: every request answers with the status its title announces', async (name) => {
     const text = fs.readFileSync(path.join('rest', `${name}.rest`), 'utf8');
     const results = await runRestFile(text, { baseUrl });
     expect(results.length).toBeGreaterThan(5);

@@ -64,26 +64,27 @@ export async function assertCapacity(tx: DbClient, service: { cpuRequest: string
     selector,
   );
   const wanted: Room = { cpu: need.cpu + (owed?.cpu ?? 0), memoryMb: need.memoryMb + (owed?.memoryMb ?? 0) };
-  // The nodes that fit, a page at a time: a large fleet usually answers from its first page.
-  let free: Room = { cpu: 0, memoryMb: 0 };
-  let nodes = 0;
-  for (let offset = 0; ; offset += PAGE) {
-    const page = await tx.$queryRawUnsafe<{ cpu: number; mem: number; taints: unknown }[]>(
-      `SELECT floor(("cpuCores" - "allocatedCPU") * 1000)::float8 AS cpu, ("totalMemory" - "allocatedMemory")::float8 AS mem, taints
-       FROM worker_nodes WHERE status = 'ACTIVE' AND "isReady" AND "isSchedulable" AND labels @> $1::jsonb
-         AND floor(("cpuCores" - "allocatedCPU") * 1000) >= $2 AND "totalMemory" - "allocatedMemory" >= $3
-       ORDER BY id LIMIT ${PAGE} OFFSET ${offset}`,
-      selector,
-      need.cpu,
-      need.memoryMb,
+  const fitting = `FROM worker_nodes WHERE status = 'ACTIVE' AND "isReady" AND "isSchedulable" AND labels @> $1::jsonb
+      AND floor(("cpuCores" - "allocatedCPU") * 1000) >= $2 AND "totalMemory" - "allocatedMemory" >= $3`;
+  const room = `floor(("cpuCores" - "allocatedCPU") * 1000)::float8 AS cpu, ("totalMemory" - "allocatedMemory")::float8 AS mem`;
+  const args = [selector, need.cpu, need.memoryMb] as const;
+  const usable = (rows: { cpu: number; mem: number; taints: unknown }[]) =>
+    rows.filter((n) => ((Array.isArray(n.taints) ? n.taints : []) as Taint[]).every((t) => t.effect !== 'NoSchedule' || tolerates(tolerations, t)));
+  const covers = (nodes: { cpu: number; mem: number }[], extra: Room = { cpu: 0, memoryMb: 0 }) => {
+    const free = nodes.reduce((a, n) => ({ cpu: a.cpu + n.cpu, memoryMb: a.memoryMb + n.mem }), extra);
+    return nodes.length + (extra.cpu > 0 ? 1 : 0) > 0 && free.cpu >= wanted.cpu && free.memoryMb >= wanted.memoryMb;
+  };
+  // Any few hundred nodes that fit usually cover it: no order, so the scan stops at the first page.
+  const first = await tx.$queryRawUnsafe<{ cpu: number; mem: number; taints: unknown }[]>(`SELECT ${room}, taints ${fitting} LIMIT ${PAGE}`, ...args);
+  if (covers(usable(first))) return;
+  if (first.length === PAGE) {
+    // A large fleet short of room: sum all of it, matching only the tainted nodes' taints here.
+    const [plain] = await tx.$queryRawUnsafe<Room[]>(
+      `SELECT coalesce(sum(cpu), 0)::float8 AS cpu, coalesce(sum(mem), 0)::float8 AS "memoryMb" FROM (SELECT ${room}, taints ${fitting}) n WHERE NOT taints @> '[{"effect": "NoSchedule"}]'::jsonb`,
+      ...args,
     );
-    for (const n of page) {
-      if (!((Array.isArray(n.taints) ? n.taints : []) as Taint[]).every((t) => t.effect !== 'NoSchedule' || tolerates(tolerations, t))) continue;
-      nodes++;
-      free = { cpu: free.cpu + n.cpu, memoryMb: free.memoryMb + n.mem };
-    }
-    if (nodes > 0 && free.cpu >= wanted.cpu && free.memoryMb >= wanted.memoryMb) return;
-    if (page.length < PAGE) break;
+    const tainted = await tx.$queryRawUnsafe<{ cpu: number; mem: number; taints: unknown }[]>(`SELECT ${room}, taints ${fitting} AND taints @> '[{"effect": "NoSchedule"}]'::jsonb`, ...args);
+    if (covers(usable(tainted), plain)) return;
   }
   throw new AppError('NO_CAPACITY', 'No worker node has room for this plan right now; try again later or choose a smaller plan');
 }

@@ -133,7 +133,8 @@ type One = (deps: SubscriptionsDeps, id: string, now: Date) => Promise<Transitio
 
 /** Runs `one` over ids, a few at a time; what one row throws is reported and does not stop the rest. */
 async function sweep(deps: SubscriptionsDeps, ids: string[], one: One, now: Date, label: string) {
-  const limit = pLimit(4);
+  // A few lanes: each holds one of the pool's connections for its transaction.
+  const limit = pLimit(6);
   const results = await Promise.all(
     ids.map((id) =>
       limit(() =>

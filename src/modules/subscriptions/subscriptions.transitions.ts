@@ -73,10 +73,12 @@ export async function transition(
   const data: Prisma.SubscriptionUncheckedUpdateManyInput = { ...input.data };
   if (rule.to) data.status = rule.to;
   if (rule.to && TERMINAL.has(rule.to)) data.endedAt ??= input.now;
-  const updated = await tx.subscription.updateMany({ where: { id, status: { in: [...rule.from] }, ...rule.where, ...input.where }, data });
-  const row = await tx.subscription.findUnique({ where: { id }, select: { id: true, status: true, userId: true, serviceId: true } });
-  if (!row) throw new AppError('NOT_FOUND', `Subscription '${id}' not found`);
-  if (updated.count !== 1) throw new AppError('INVALID_STATE', `The subscription is ${row.status}: it cannot ${describe(name)} now`);
+  const [row] = await tx.subscription.updateManyAndReturn({ where: { id, status: { in: [...rule.from] }, ...rule.where, ...input.where }, data, select: { id: true, status: true, userId: true, serviceId: true } });
+  if (!row) {
+    const current = await tx.subscription.findUnique({ where: { id }, select: { status: true } });
+    if (!current) throw new AppError('NOT_FOUND', `Subscription '${id}' not found`);
+    throw new AppError('INVALID_STATE', `The subscription is ${current.status}: it cannot ${describe(name)} now`);
+  }
   await recordEvent(tx, { type: rule.event, userId: row.userId, subjectType: 'subscription', subjectId: id, data: { subscriptionId: id, serviceId: row.serviceId, status: row.status, ...input.eventData } }, input.now);
   return { id, status: row.status, userId: row.userId, instance: rule.instance };
 }
