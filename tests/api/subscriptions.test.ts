@@ -169,6 +169,23 @@ describe('subscription actions', () => {
     expect(await ledgerSum(db, s.user.id)).toBe(await balanceOf(db, s.user.id));
   });
 
+  it('refuses a plan change onto a service the customer already subscribes to (409, found by the ledger property test)', async () => {
+    const group = `grp2-${Date.now().toString(36)}`;
+    const s = await setup(500_000, { planGroup: group, monthlyPrice: 20_000 });
+    const large = await createPlan(db, s.pool, { planGroup: group, monthlyPrice: 40_000 });
+    const small = await createPlan(db, s.pool, { planGroup: group, monthlyPrice: 10_000 });
+    const a = (await subscribe(s.auth, s.service.id).expect(201)).body.data.id as string;
+    await subscribe(s.auth, large.id).expect(201);
+    await subscribe(s.auth, small.id).expect(201);
+    await db.subscription.updateMany({ where: { userId: s.user.id }, data: { status: 'ACTIVE' } });
+    for (const target of [large, small]) {
+      const res = await request.post(`/api/v1/subscriptions/${a}/change-plan`).set('Authorization', s.auth).send({ serviceId: target.id }).expect(409);
+      expect(res.body.code).toBe('ALREADY_SUBSCRIBED');
+    }
+    expect((await db.subscription.findUniqueOrThrow({ where: { id: a } })).serviceId).toBe(s.service.id);
+    expect(await ledgerSum(db, s.user.id)).toBe(await balanceOf(db, s.user.id));
+  });
+
   it('never shows or touches another user\'s subscription (404)', async () => {
     const { id } = await active();
     const stranger = await customer();

@@ -43,9 +43,13 @@ const NOW = `($2::timestamptz AT TIME ZONE 'UTC')`;
 
 /** The next period's plan: a scheduled downgrade applies first. */
 async function nextPlan(tx: DbClient, sub: Locked) {
-  if (!sub.pendingServiceId) return { serviceId: sub.serviceId, price: sub.priceAmount, name: undefined as string | undefined };
+  const current = { serviceId: sub.serviceId, price: sub.priceAmount, name: undefined as string | undefined };
+  if (!sub.pendingServiceId) return current;
   const next = await tx.serviceCatalog.findUnique({ where: { id: sub.pendingServiceId }, select: { id: true, monthlyPrice: true, displayName: true } });
-  return next ? { serviceId: next.id, price: next.monthlyPrice, name: next.displayName } : { serviceId: sub.serviceId, price: sub.priceAmount, name: undefined };
+  // The customer subscribed to that plan separately meanwhile: the downgrade would make two live
+  // subscriptions to one service, so this one renews on its current plan.
+  const taken = next && (await tx.subscription.findFirst({ where: { userId: sub.userId, serviceId: next.id, status: { in: ['PENDING', 'ACTIVE', 'PAST_DUE', 'SUSPENDED'] }, id: { not: sub.id } }, select: { id: true } }));
+  return next && !taken ? { serviceId: next.id, price: next.monthlyPrice, name: next.displayName } : current;
 }
 
 /** Charges the period that starts at the current one's end; the ledger row, or undefined when the balance is short. */

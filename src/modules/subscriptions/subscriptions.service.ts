@@ -171,6 +171,8 @@ export async function previewPlanChange(deps: SubscriptionsDeps, userId: string,
   if (!current.service.planGroup || target.planGroup !== current.service.planGroup) {
     throw new AppError('INVALID_STATE', 'Plans can only change within the same plan group', { errors: [{ field: 'serviceId', message: `must be a plan of group ${current.service.planGroup ?? '(none)'}` }] });
   }
+  // One live subscription per user and service: moving onto a service they already run would make two.
+  if (await deps.db.subscription.findFirst({ where: { userId: current.userId, serviceId: target.id, status: { in: [...LIVE_STATUSES] }, id: { not: id } }, select: { id: true } })) throw alreadySubscribed();
   const upgrade = target.monthlyPrice > current.priceAmount;
   const amountDue = upgrade ? prorate({ oldPrice: current.priceAmount, newPrice: target.monthlyPrice, periodStart: current.currentPeriodStart, periodEnd: current.currentPeriodEnd, now }) : 0;
   return {
