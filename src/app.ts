@@ -19,6 +19,7 @@ import { createMetrics, metricsRoutes } from './lib/metrics.js';
 import { noJobs, type JobQueue, type QueueInfo } from './lib/jobs.js';
 import { authModule } from './modules/auth/index.js';
 import { catalogModule } from './modules/catalog/index.js';
+import { instanceEffects, instancesModule, noCluster, type InstanceCluster } from './modules/instances/index.js';
 import { notificationsModule } from './modules/notifications/index.js';
 import { operationsModule } from './modules/operations/index.js';
 import { subscriptionsModule } from './modules/subscriptions/index.js';
@@ -42,6 +43,8 @@ export interface AppDeps {
   /** The job runner's queue; without one, work waits for a process that runs jobs. */
   jobs?: JobQueue;
   queues?: readonly QueueInfo[];
+  /** Where instances run; without one they wait as PENDING (K8S_MODE=off). */
+  cluster?: InstanceCluster;
 }
 
 export interface BuiltApp extends Express {
@@ -49,7 +52,7 @@ export interface BuiltApp extends Express {
 }
 
 /** Builds the Express app without listening, so tests and the server share it. */
-export function buildApp({ db, config, logger, pool, rateLimitStore, jobs = noJobs, queues = QUEUE_INFO }: AppDeps): BuiltApp {
+export function buildApp({ db, config, logger, pool, rateLimitStore, jobs = noJobs, queues = QUEUE_INFO, cluster = noCluster() }: AppDeps): BuiltApp {
   const app = express() as unknown as BuiltApp;
   app.disable('x-powered-by');
   // Every envelope carries its own timestamp, so no ETag could ever match a later response: hashing
@@ -59,9 +62,9 @@ export function buildApp({ db, config, logger, pool, rateLimitStore, jobs = noJo
 
   const guards = createGuards({ db, config });
   const metrics = createMetrics({ db, pool, jobs: { schema: config.jobs.schema, queues } });
-  const deps: ModuleDeps = { db, config, logger, guards, rateLimitStore, metrics, jobs, queues };
+  const deps: ModuleDeps = { db, config, logger, guards, rateLimitStore, metrics, jobs, queues, cluster, instanceEffects: instanceEffects({ db, jobs, logger }) };
   const workers = workersModule(deps);
-  const modules: ApiModule[] = [authModule(deps), usersModule(deps), catalogModule(deps), workers, notificationsModule(deps), operationsModule(deps), subscriptionsModule(deps), walletModule(deps), webhooksModule(deps)];
+  const modules: ApiModule[] = [authModule(deps), usersModule(deps), catalogModule(deps), workers, notificationsModule(deps), operationsModule(deps), subscriptionsModule(deps), instancesModule(deps), walletModule(deps), webhooksModule(deps)];
   const health = healthRoutes(db);
   const metricsModule = metricsRoutes(metrics, config.metricsToken);
 

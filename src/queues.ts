@@ -9,6 +9,7 @@ import { deleteExpiredAccountData } from './modules/auth/index.js';
 import { runDunning, runExpiry, runRenewalNotices, runRenewals, subscriptionsDeps } from './modules/subscriptions/index.js';
 import { EMAIL_QUEUE, emailConsumer, requeueLostEmails, sendEmailMessage, type Mailer } from './modules/notifications/index.js';
 import { createMidtransClient, expireTopups } from './modules/wallet/index.js';
+import { instanceEffects, instanceQueues, INSTANCE_QUEUE_INFO, noCluster, type InstanceCluster } from './modules/instances/index.js';
 import { createWebhookClient, deliverWebhook, sweepDeliveries, WEBHOOK_QUEUE, webhookConsumer } from './modules/webhooks/index.js';
 
 /**
@@ -24,6 +25,8 @@ export interface QueueDeps {
   mailer: Mailer;
   /** Tests shorten the webhook client's 15 s timeout and name hosts through their own resolver. */
   webhookClient?: { timeoutMs?: number; lookup?: LookupFunction };
+  /** Where instances run; without one (K8S_MODE=off) they wait as PENDING. */
+  cluster?: InstanceCluster;
 }
 
 /** The names and dead-letter flags, for GET /admin/jobs and /metrics in any process. */
@@ -38,6 +41,7 @@ export const QUEUE_INFO: readonly QueueInfo[] = [
   { name: 'wallet.expire-topups', deadLetter: true },
   { name: WEBHOOK_QUEUE, deadLetter: true },
   { name: 'webhook.sweep', deadLetter: true },
+  ...INSTANCE_QUEUE_INFO,
 ];
 
 export function eventConsumers(deps: Pick<QueueDeps, 'config'>, jobs: JobQueue): EventConsumer[] {
@@ -100,13 +104,14 @@ export function declareQueues(deps: QueueDeps, jobs: JobQueue): QueueSpec[] {
     ...billingQueues(deps, jobs),
     ...walletQueues(deps, jobs),
     ...webhookQueues(deps, jobs),
+    ...instanceQueues({ db, config, logger, cluster: deps.cluster ?? noCluster() }, jobs),
   ];
   return queues;
 }
 
 /** The subscription lifecycle's scheduled work (src/modules/subscriptions/subscriptions.billing.ts). */
 function billingQueues(deps: QueueDeps, jobs: JobQueue): QueueSpec[] {
-  const subs = subscriptionsDeps({ ...deps, jobs });
+  const subs = subscriptionsDeps({ ...deps, jobs }, instanceEffects({ ...deps, jobs }));
   const daily = { policy: 'short', retryLimit: 3, retryDelay: 300, retryBackoff: true, expireInSeconds: 1800, deadLetter: true } as const;
   return [
     defineQueue({

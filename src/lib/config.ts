@@ -5,6 +5,7 @@ import path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { decodeEncryptionKey, ENCRYPTION_KEY_BYTES, generateEncryptionKey } from './crypto.js';
+import { findKubeconfig } from './kubeconfig.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -92,6 +93,12 @@ const envSchema = z.object({
   MIDTRANS_SNAP_URL: z.url({ protocol: /^https?$/ }).optional(),
   MIDTRANS_API_URL: z.url({ protocol: /^https?$/ }).optional(),
   MIDTRANS_EXPIRY_MINUTES: int(5, 7 * 1440).default(60),
+  K8S_MODE: z.enum(['kubeconfig', 'in-cluster', 'off', 'simulated']).optional(),
+  INGRESS_CLASS_NAME: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'a Kubernetes object name such as nginx').default('nginx'),
+  INGRESS_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name such as ingress-nginx').default('ingress-nginx'),
+  STORAGE_CLASS_NAME: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'a StorageClass name').optional(),
+  TLS_CLUSTER_ISSUER: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'a cert-manager ClusterIssuer name').optional(),
+  SIMULATED_READY_DELAY_MS: int(0, 600_000).default(1500),
 });
 
 /** Midtrans' documented hosts: Snap creates payment pages, the v2 API reports and expires transactions. */
@@ -151,7 +158,15 @@ export interface Config {
    * is a secret: it only ever goes into the Authorization header of calls to Midtrans.
    */
   midtrans: { serverKey?: string; clientKey?: string; environment: 'sandbox' | 'production'; snapUrl: string; apiUrl: string; expiryMinutes: number };
+  /**
+   * The cluster instances run on. mode: kubeconfig (client-node's loading order), in-cluster, off
+   * (instances wait as PENDING) or simulated (the Kubernetes API double on loopback; never in
+   * production). The rest goes into every instance's manifests.
+   */
+  kubernetes: { mode: K8sMode; ingressClassName: string; ingressNamespace: string; storageClassName?: string; tlsIssuer?: string; simulatedReadyDelayMs: number };
 }
+
+export type K8sMode = 'kubeconfig' | 'in-cluster' | 'off' | 'simulated';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -213,6 +228,16 @@ function midtransProblems(raw: Record<string, string | undefined>): string[] {
   return [];
 }
 
+function k8sModeProblems(raw: Record<string, string | undefined>): string[] {
+  return raw.K8S_MODE === 'simulated' && raw.NODE_ENV === 'production' ? ['K8S_MODE: simulated is for development and tests only; set kubeconfig, in-cluster or off when NODE_ENV=production'] : [];
+}
+
+/** A kubeconfig when one is found, else the simulated cluster in development and tests, else none. */
+function defaultK8sMode(nodeEnv: Env['NODE_ENV'], source: NodeJS.ProcessEnv): K8sMode {
+  if (findKubeconfig(source)) return 'kubeconfig';
+  return nodeEnv === 'production' ? 'off' : 'simulated';
+}
+
 function encryptionKeyProblems(nodeEnv: string | undefined, key: string | undefined): string[] {
   const format = `base64 of ${ENCRYPTION_KEY_BYTES} random bytes, e.g. \`openssl rand -base64 ${ENCRYPTION_KEY_BYTES}\``;
   if (!key) return nodeEnv === 'production' ? [`ENCRYPTION_KEY: required when NODE_ENV=production (${format})`] : [];
@@ -228,7 +253,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
   }
   const parsed = envSchema.safeParse(raw);
   // The secret is checked on the raw values, so that its problem is reported with any other.
-  const problems = [...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)), ...secretProblems(raw.NODE_ENV, raw.JWT_SECRET), ...encryptionKeyProblems(raw.NODE_ENV, raw.ENCRYPTION_KEY), ...midtransProblems(raw)];
+  const problems = [...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)), ...secretProblems(raw.NODE_ENV, raw.JWT_SECRET), ...encryptionKeyProblems(raw.NODE_ENV, raw.ENCRYPTION_KEY), ...midtransProblems(raw), ...k8sModeProblems(raw)];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const env = parsed.data;
   let secret = env.JWT_SECRET;
@@ -291,6 +316,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
       snapUrl: env.MIDTRANS_SNAP_URL ?? MIDTRANS_URLS[env.MIDTRANS_ENVIRONMENT].snap,
       apiUrl: (env.MIDTRANS_API_URL ?? MIDTRANS_URLS[env.MIDTRANS_ENVIRONMENT].api).replace(/\/+$/, ''),
       expiryMinutes: env.MIDTRANS_EXPIRY_MINUTES,
+    },
+    kubernetes: {
+      mode: env.K8S_MODE ?? defaultK8sMode(env.NODE_ENV, source),
+      ingressClassName: env.INGRESS_CLASS_NAME,
+      ingressNamespace: env.INGRESS_NAMESPACE,
+      storageClassName: env.STORAGE_CLASS_NAME,
+      tlsIssuer: env.TLS_CLUSTER_ISSUER,
+      simulatedReadyDelayMs: env.SIMULATED_READY_DELAY_MS,
     },
   };
   return deepFreeze(config);

@@ -6,6 +6,7 @@ import { createDb, type Db } from '../../src/lib/db.js';
 import { createJobRunner, type Clock, type JobQueue, type JobRunner, type QueueSpec } from '../../src/lib/jobs.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createMailer, type Mailer } from '../../src/modules/notifications/index.js';
+import type { InstanceCluster } from '../../src/modules/instances/index.js';
 import { declareQueues, QUEUE_INFO, type QueueDeps } from '../../src/queues.js';
 import { testConfig } from './app.js';
 import { createDatabase, dropDatabase } from './test-database.js';
@@ -28,6 +29,8 @@ export interface JobsContextOptions {
   /** The queues; the project's own by default. */
   queues?: (deps: QueueDeps, jobs: JobQueue) => QueueSpec[];
   clock?: Clock;
+  /** The cluster instances run on (e.g. a Kubernetes API double the test started); none by default. */
+  cluster?: InstanceCluster;
 }
 
 /**
@@ -48,7 +51,7 @@ export async function createJobsContext(options: JobsContextOptions = {}): Promi
     const runner = createJobRunner({
       url: databaseUrl,
       schema: config.jobs.schema,
-      queues: (jobs) => queues({ db: handle.db, config, logger, mailer }, jobs),
+      queues: (jobs) => queues({ db: handle.db, config, logger, mailer, cluster: options.cluster }, jobs),
       logger,
       clock: options.clock,
       timezone: config.jobs.timezone,
@@ -61,7 +64,7 @@ export async function createJobsContext(options: JobsContextOptions = {}): Promi
     return runner;
   };
   const runner = await startRunner();
-  const app = buildApp({ db: handle.db, config, logger, jobs: runner, queues: options.queues ? runnerInfo(runner) : QUEUE_INFO });
+  const app = buildApp({ db: handle.db, config, logger, jobs: runner, queues: options.queues ? runnerInfo(runner) : QUEUE_INFO, cluster: options.cluster });
   return {
     app,
     db: handle.db,

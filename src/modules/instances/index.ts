@@ -1,6 +1,6 @@
 /**
- * Public surface of the instances module so far: the manifests (pure), the cluster driver (the only
- * code that calls Kubernetes) and its typed errors. The instance lifecycle, jobs and routes build on these.
+ * Public surface of the instances module: the manifests (pure), the cluster driver (the only code
+ * that calls Kubernetes) and its typed errors, the instance lifecycle, its jobs and routes.
  */
 export {
   buildManifests, redactSecrets, newShortId, namespaceOf, hostOf,
@@ -13,3 +13,8 @@ export {
   type ClusterDriver, type ClusterDriverOptions, type ClusterMode, type DeploymentObservation, type PodPlacement, type PodUsage,
 } from './instances.kubernetes.js';
 export { isClusterError, toClusterError, type ClusterError, type ClusterErrorInfo } from './instances.cluster-errors.js';
+export { clusterOf, connectCluster, noCluster, NO_CLUSTER_MESSAGE, type InstanceCluster } from './instances.cluster.js';
+export { INSTANCE_TRANSITIONS, transitionInstance } from './instances.lifecycle.js';
+export { instanceEffects, INSTANCE_QUEUES, type InstancesDeps } from './instances.provisioning.js';
+export { instanceQueues, INSTANCE_QUEUE_INFO } from './instances.jobs.js';
+export { instancesModule } from './instances.module.js';

@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { findKubeconfig } from '../../lib/kubeconfig.js';
 import {
   ApisApi, CoreV1Api, createConfiguration, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, ServerConfiguration, VersionApi,
   type KubernetesObject, type RequestContext, type ResponseContext,
@@ -16,17 +14,8 @@ import { APP_NAME, FIELD_MANAGER, LABELS, MANAGED_BY, type Manifest } from './in
  */
 
 export type ClusterMode = 'kubeconfig' | 'in-cluster';
-const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
-/** Where client-node's standard loading order would find a cluster, or null (it would fall back to localhost:8080). */
-export function findKubeconfig(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): { source: 'KUBECONFIG' | 'home' | 'service-account'; path: string } | null {
-  const first = (env.KUBECONFIG ?? '').split(delimiter).find((f) => f.length > 0);
-  if (first) return existsSync(first) ? { source: 'KUBECONFIG', path: first } : null;
-  const user = join(home, '.kube', 'config');
-  if (existsSync(user)) return { source: 'home', path: user };
-  if (existsSync(SERVICE_ACCOUNT_TOKEN) && env.KUBERNETES_SERVICE_HOST) return { source: 'service-account', path: SERVICE_ACCOUNT_TOKEN };
-  return null;
-}
+export { findKubeconfig };
 
 /** The KubeConfig of a cluster mode: `kubeconfig` loads as kubectl does (KUBECONFIG, ~/.kube/config, service account). */
 export function loadKubeConfig(mode: ClusterMode, env: NodeJS.ProcessEnv = process.env): KubeConfig {

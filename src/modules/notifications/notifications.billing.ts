@@ -41,6 +41,12 @@ const template = (name: string, write: (c: Context) => Omit<EmailContent, 'name'
   },
 });
 
+/** A template sent only for some events of its type (an instance's first RUNNING, a failure that was refunded). */
+const onlyWhen = (test: (data: Data) => boolean, t: EmailTemplate): EmailTemplate => ({
+  name: t.name,
+  prepare: async (tx, event, deps) => (test((event.data ?? {}) as Data) ? t.prepare(tx, event, deps) : undefined),
+});
+
 const receipt = (c: Context) => `Receipt ${String(c.data.transactionNumber ?? '')}: ${money(c.data.amount, c.currency)} paid from your wallet.`;
 
 export const BILLING_EMAILS: Record<string, EmailTemplate[]> = {
@@ -131,5 +137,20 @@ export const BILLING_EMAILS: Record<string, EmailTemplate[]> = {
       paragraphs: [`${money(c.data.amount, 'IDR')} was added to your wallet (${String(c.data.transactionNumber ?? '')}). Your balance is now ${money(c.data.balance, 'IDR')}.`],
       action: wallet(c),
     })),
+  ],
+  // The URL only: credentials are shown by the API to the owner, never put in an email.
+  'instance.running': [
+    onlyWhen((d) => d.first === true, template('instance-ready', (c) => ({
+      subject: `${c.service} is ready`,
+      paragraphs: [`Your ${c.service} app is up and running at ${String(c.data.url ?? c.sub.url ?? '')}.`, 'Its sign-in details are in your dashboard.'],
+      action: { label: `Open ${c.service}`, url: String(c.data.url ?? c.sub.url ?? '') },
+    }))),
+  ],
+  'instance.failed': [
+    onlyWhen((d) => d.refunded === true, template('instance-failed', (c) => ({
+      subject: `${c.service} could not be started`,
+      paragraphs: [`We could not start your ${c.service} app, so the subscription is cancelled and its first month refunded to your wallet in full.`, `What went wrong: ${String(c.data.reason ?? 'the app did not become ready')}.`],
+      action: wallet(c),
+    }))),
   ],
 };

@@ -15,7 +15,7 @@ export const subscriptionsDeps = (deps: Pick<ModuleDeps, 'db' | 'config' | 'logg
 });
 
 export function subscriptionsModule(deps: ModuleDeps): ApiModule {
-  return { name: 'subscriptions', basePath: '/', tag: 'Subscriptions', routes: subscriptionsRoutes(deps, subscriptionsDeps(deps)) };
+  return { name: 'subscriptions', basePath: '/', tag: 'Subscriptions', routes: subscriptionsRoutes(deps, subscriptionsDeps(deps, deps.instanceEffects)) };
 }
 
 export { runDunning, runExpiry, runRenewalNotices, runRenewals } from './subscriptions.billing.js';

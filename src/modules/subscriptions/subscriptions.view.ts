@@ -1,6 +1,6 @@
-import { randomInt } from 'node:crypto';
 import type { Prisma } from '../../lib/db.js';
 import { z } from '../../lib/zod.js';
+import { hostOf, namespaceOf, newShortId } from '../instances/index.js';
 
 /** What a subscription read carries: its service and its instance. */
 export const SUBSCRIPTION_INCLUDE = {
@@ -81,13 +81,8 @@ export const subscriptionSchema = z
   })
   .openapi('Subscription');
 
-const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
-
-/** 10 random [a-z0-9]: names an instance's namespace and host, never anything the user typed. */
-export const newShortId = () => Array.from({ length: 10 }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
-
+/** An instance's names: from the instances module, never from anything the user typed. */
 export function instanceNames(slug: string, appsDomain: string, shortId = newShortId()) {
-  // A DNS label is at most 63 characters: the slug gives way.
-  const host = `${slug.slice(0, 63 - 11).replace(/-+$/, '')}-${shortId}.${appsDomain}`;
-  return { shortId, namespace: `msp-${shortId}`, host, url: `https://${host}` };
+  const host = hostOf(slug, shortId, appsDomain);
+  return { shortId, namespace: namespaceOf(shortId), host, url: `https://${host}` };
 }

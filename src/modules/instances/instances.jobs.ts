@@ -1,0 +1,42 @@
+import { defineQueue, type JobQueue, type QueueInfo, type QueueSpec } from '../../lib/jobs.js';
+import { z } from '../../lib/zod.js';
+import { deleteInstance, INSTANCE_QUEUES, provisionInstance, reconcileInstance, reconcileLive, stopInstance, type InstancesDeps } from './instances.provisioning.js';
+
+const one = z.strictObject({ instanceId: z.string().min(1).max(64) });
+
+export const INSTANCE_QUEUE_INFO: readonly QueueInfo[] = Object.values(INSTANCE_QUEUES).map((name) => ({ name, deadLetter: true }));
+
+/**
+ * The instance queues. `stately` with the instance id as singleton key: at most one job of a kind
+ * waits per instance (and one runs), so a burst of effects applies once. Cluster errors that may
+ * pass (429, 5xx, resets) are rethrown so pg-boss retries with backoff.
+ */
+export function instanceQueues(deps: Omit<InstancesDeps, 'jobs'>, jobs: JobQueue): QueueSpec[] {
+  const d: InstancesDeps = { ...deps, jobs };
+  const common = { policy: 'stately', deadLetter: true, expireInSeconds: 300 } as const;
+  return [
+    defineQueue({
+      name: INSTANCE_QUEUES.provision,
+      ...common,
+      data: one,
+      // Six attempts over about a minute (2 s, 4 s, 8 s...); the last failure makes the instance FAILED.
+      retryLimit: 5,
+      retryDelay: 2,
+      retryBackoff: true,
+      handler: (data, ctx) => provisionInstance(d, data.instanceId, ctx),
+    }),
+    defineQueue({
+      name: INSTANCE_QUEUES.reconcile,
+      ...common,
+      // One instance (after an apply, an admin's request) or, from the cron, every live one in batches.
+      data: z.strictObject({ instanceId: z.string().min(1).max(64).optional() }),
+      retryLimit: 3,
+      retryDelay: 5,
+      retryBackoff: true,
+      cron: '* * * * *',
+      handler: (data, { clock }) => (data.instanceId ? reconcileInstance(d, data.instanceId, clock) : reconcileLive(d, clock)),
+    }),
+    defineQueue({ name: INSTANCE_QUEUES.stop, ...common, data: one, retryLimit: 5, retryDelay: 10, retryBackoff: true, handler: (data, ctx) => stopInstance(d, data.instanceId, ctx) }),
+    defineQueue({ name: INSTANCE_QUEUES.delete, ...common, data: one, retryLimit: 8, retryDelay: 10, retryBackoff: true, handler: (data, ctx) => deleteInstance(d, data.instanceId, ctx) }),
+  ];
+}
