@@ -11,6 +11,7 @@ import { migrateDeploy } from './lib/migrate.js';
 import { createJobRunner, noJobs } from './lib/jobs.js';
 import { lowerHelperThreadPriority } from './lib/thread-priority.js';
 import { createMailer } from './modules/notifications/index.js';
+import { connectCluster, startSimulatedCluster, type InstanceCluster } from './modules/instances/index.js';
 import { startBackgroundJobs } from './modules/workers/index.js';
 import { declareQueues } from './queues.js';
 import { SEED_ACCOUNTS, seed } from '../prisma/seed.js';
@@ -68,12 +69,19 @@ export async function start(config: Config, logger: Logger, onDatabaseLost?: (er
 
     const mailer = createMailer({ config, logger });
     stoppables.push({ name: 'mailer', stop: mailer.close });
+    // The cluster comes before the job runner, whose instance jobs call it.
+    let cluster: InstanceCluster;
+    if (config.kubernetes.mode === 'simulated') {
+      const simulated = await startSimulatedCluster(handle.db, config);
+      stoppables.push({ name: 'simulated cluster', stop: simulated.stop });
+      cluster = simulated;
+    } else cluster = connectCluster(config);
     // Jobs stop after the HTTP server (stoppables run in reverse), so requests in flight can still queue work.
     const runner = config.jobs.enabled
       ? createJobRunner({
           url: database.url,
           schema: config.jobs.schema,
-          queues: (jobs) => declareQueues({ db: handle.db, config, logger, mailer }, jobs),
+          queues: (jobs) => declareQueues({ db: handle.db, config, logger, mailer, cluster }, jobs),
           logger,
           timezone: config.jobs.timezone,
           pollIntervalSeconds: config.jobs.pollIntervalSeconds,
@@ -92,7 +100,7 @@ export async function start(config: Config, logger: Logger, onDatabaseLost?: (er
       // A Redis that is down does not hold the start: the limits resume when it answers.
       await rateLimits.connected();
     }
-    const app = buildApp({ db: handle.db, pool: handle.pool, config, logger, jobs: runner ?? noJobs, rateLimitStore: rateLimits?.store });
+    const app = buildApp({ db: handle.db, pool: handle.pool, config, logger, jobs: runner ?? noJobs, rateLimitStore: rateLimits?.store, cluster });
     // buildApp started the dummy hash, so libuv's pool threads exist now.
     lowerHelperThreadPriority(config.threadPoolNice);
     const server = await listen(app, config);
@@ -106,6 +114,7 @@ export async function start(config: Config, logger: Logger, onDatabaseLost?: (er
       `Database: ${maskUrl(database.url)}${database.embedded ? ' (embedded PostgreSQL, data in ' + database.embedded.dataDir + ')' : ''}`,
       `Jobs: ${runner ? `pg-boss in schema "${config.jobs.schema}" of that database (cron in ${config.jobs.timezone})` : 'disabled (JOBS_ENABLED=false): this process runs no background jobs'}`,
       `Email: ${mailer.describe()}`,
+      `Kubernetes: ${cluster.description}`,
       `Rate limits: ${rateLimits ? rateLimits.describe() : 'counted in this process (set REDIS_URL to share them between instances)'}`,
       `Payments: ${config.midtrans.serverKey ? `Midtrans ${config.midtrans.environment} (${new URL(config.midtrans.snapUrl).host}), notifications at /api/v1/payments/midtrans/notifications` : 'online top-ups off (set MIDTRANS_SERVER_KEY and MIDTRANS_CLIENT_KEY)'}`,
     ];
