@@ -11,7 +11,7 @@ import { migrateDeploy } from './lib/migrate.js';
 import { createJobRunner, noJobs } from './lib/jobs.js';
 import { lowerHelperThreadPriority } from './lib/thread-priority.js';
 import { createMailer } from './modules/notifications/index.js';
-import { connectCluster, startSimulatedCluster, type InstanceCluster } from './modules/instances/index.js';
+import { connectCluster, startSimulatedAgents, startSimulatedCluster, type InstanceCluster } from './modules/instances/index.js';
 import { startBackgroundJobs } from './modules/workers/index.js';
 import { declareQueues } from './queues.js';
 import { SEED_ACCOUNTS, seed } from '../prisma/seed.js';
@@ -104,6 +104,11 @@ export async function start(config: Config, logger: Logger, onDatabaseLost?: (er
     // buildApp started the dummy hash, so libuv's pool threads exist now.
     lowerHelperThreadPriority(config.threadPoolNice);
     const server = await listen(app, config);
+    if (config.kubernetes.mode === 'simulated') {
+      const local = `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1`;
+      const agents = await startSimulatedAgents(handle.db, local, (line) => logger.debug(`Simulated node ${line}`));
+      stoppables.push({ name: 'simulated node agents', stop: agents.stop });
+    }
     const sweeper = startBackgroundJobs({ db: handle.db, config, logger });
     stoppables.push({ name: 'liveness sweeper', stop: sweeper.stop });
     stoppables.push({ name: 'HTTP server', stop: () => closeServer(server, config.shutdownGraceMs, logger) });

@@ -47,6 +47,8 @@ export async function startServerProcess(env: Record<string, string>, readyTimeo
       // The run's shared database holds every test file's events: a server here dispatches none
       // of them unless its test gives it a database of its own and turns jobs on.
       JOBS_ENABLED: 'false',
+      // No simulated cluster either: its node agents would take over every node of the database.
+      K8S_MODE: 'off',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -18,4 +18,4 @@ export { INSTANCE_TRANSITIONS, transitionInstance } from './instances.lifecycle.
 export { instanceEffects, INSTANCE_QUEUES, type InstancesDeps } from './instances.provisioning.js';
 export { instanceQueues, INSTANCE_QUEUE_INFO } from './instances.jobs.js';
 export { instancesModule } from './instances.module.js';
-export { startSimulatedCluster } from './instances.simulated.js';
+export { startSimulatedAgents, startSimulatedCluster } from './instances.simulated.js';

@@ -254,7 +254,15 @@ export async function reconcileLive(deps: InstancesDeps, clock: Clock, options: 
     for (const r of results) if (r.status === 'rejected') failed += 1;
   }
   if (failed > 0) deps.logger.warn(`Reconcile: ${failed} of ${rows.length} instance(s) could not be read from the cluster; the next pass retries them`);
-  return { reconciled: rows.length - failed, failed };
+  // PENDING instances of live subscriptions with no provision job under way (created while the
+  // cluster was off, or by the seed) are queued; the queue keeps one job per instance.
+  const waiting = await deps.db.serviceInstance.findMany({
+    where: { status: 'PENDING', provisionAttempts: 0, createdAt: { lt: new Date(clock.now().getTime() - 60_000) }, subscription: { status: { in: ['PENDING', 'ACTIVE', 'PAST_DUE'] } } },
+    select: { id: true },
+    take: 500,
+  });
+  for (const w of waiting) await deps.jobs.send(INSTANCE_QUEUES.provision, { instanceId: w.id }, { singletonKey: w.id });
+  return { reconciled: rows.length - failed, failed, queued: waiting.length };
 }
 
 /** Carries out a subscription's instance effect: queues the instance job (the hook the subscriptions module calls after commit). */

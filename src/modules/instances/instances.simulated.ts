@@ -1,6 +1,9 @@
 import type { Config } from '../../lib/config.js';
 import type { Db } from '../../lib/db.js';
 import { startKubeDouble } from '../../kube-double/index.js';
+import { runAgent } from '../../agent/agent.js';
+import type { NodeFacts } from '../../agent/system.js';
+import { newAgentToken } from '../workers/index.js';
 import { clusterOf, type InstanceCluster } from './instances.cluster.js';
 
 /**
@@ -21,4 +24,38 @@ export async function startSimulatedCluster(db: Db, config: Pick<Config, 'kubern
     })),
   });
   return { ...clusterOf('simulated', double.kubeConfig), stop: double.close };
+}
+
+/**
+ * The simulated cluster's nodes run the reference agent (src/agent): each gets a fresh agent
+ * token and reports its registry capacity through the real heartbeat protocol, so the seeded
+ * fleet is ACTIVE and ready while `npm start` runs, as real nodes would be.
+ */
+export async function startSimulatedAgents(db: Db, api: string, log: (line: string) => void): Promise<{ stop: () => Promise<void> }> {
+  const nodes = await db.workerNode.findMany({ where: { status: { not: 'INACTIVE' } } });
+  const abort = new AbortController();
+  const runs = await Promise.all(
+    nodes.map(async (n) => {
+      const { token, hash } = newAgentToken();
+      await db.workerNode.update({ where: { id: n.id }, data: { agentTokenHash: hash } });
+      const facts = async (): Promise<NodeFacts> => ({
+        cpuCores: n.cpuCores,
+        totalMemory: Number(n.totalMemory),
+        totalStorage: Number(n.totalStorage),
+        architecture: n.architecture,
+        cpuArchitecture: n.cpuArchitecture,
+        operatingSystem: n.operatingSystem,
+        kernelVersion: n.kernelVersion ?? 'simulated',
+        osImage: n.osImage ?? 'simulated',
+      });
+      // Wrapped: returning the agent's promise itself would make this map wait for the agent to end.
+      return { done: runAgent({ api, nodeId: n.id, token, facts, log: (line) => log(`${n.name}: ${line}`) }, abort.signal).catch((err: unknown) => log(`${n.name}: agent stopped: ${err instanceof Error ? err.message : String(err)}`)) };
+    }),
+  );
+  return {
+    stop: async () => {
+      abort.abort();
+      await Promise.all(runs.map((r) => r.done));
+    },
+  };
 }

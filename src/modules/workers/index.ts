@@ -23,3 +23,4 @@ export function startBackgroundJobs(deps: Pick<ModuleDeps, 'db' | 'config' | 'lo
 
 // Kubernetes label and taint syntax, which the catalog's nodeSelector and tolerations share.
 export { labelKey, labelsSchema, labelValue, TAINT_EFFECTS } from './workers.schemas.js';
+export { newAgentToken } from './workers.agent-auth.js';
