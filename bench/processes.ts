@@ -76,6 +76,9 @@ export function startApi(databaseUrl: string, options: BenchOptions): Promise<Se
     LOG_FILES: 'false',
     SEED_ON_FIRST_RUN: 'false',
     SWEEPER_INTERVAL_SECONDS: '0',
+    // The webhooks scenario's receiver listens on loopback, over plain http.
+    WEBHOOK_ALLOW_HTTP: 'true',
+    WEBHOOK_ALLOW_IPS: '127.0.0.1',
     BCRYPT_COST: String(options.bcryptCost),
     ...(options.poolMax ? { DATABASE_POOL_MAX: String(options.poolMax) } : {}),
   };

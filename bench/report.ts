@@ -89,6 +89,14 @@ export function checkTargets(rows: Row[], raw: RawBcryptResult | undefined, rss:
   if (subscribe) targets.push({ goal: 'subscribe p99 < 250 ms, no errors', measured: `p99 ${subscribe.p99} ms, ${fmt(subscribe.rps, 1)}/s, ${subscribe.non2xx + subscribe.errors} errors`, met: subscribe.p99 < 250 && subscribe.non2xx + subscribe.errors + subscribe.timeouts === 0 });
   const renewals = row('renewals');
   if (renewals) targets.push({ goal: '10,000 due renewals in under 60 s, one CHARGE each', measured: `${renewals.requests} in ${fmt(renewals.seconds, 1)} s, ${renewals.non2xx} without exactly one charge`, met: renewals.seconds < 60 && renewals.non2xx === 0 && renewals.errors === 0 });
+  const webhooks = row('webhooks');
+  if (webhooks) {
+    targets.push({
+      goal: 'webhooks >= 200 deliveries/s, each verified and delivered once',
+      measured: `${fmt(webhooks.rps)}/s, event to receipt p50 ${webhooks.p50} ms, p99 ${webhooks.p99} ms, ${webhooks.non2xx} unverified, duplicate or missing`,
+      met: webhooks.rps >= 200 && webhooks.non2xx + webhooks.errors === 0,
+    });
+  }
   const probe = row('health-during-logins');
   if (probe) targets.push({ goal: '/health p99 < 20 ms during the login storm', measured: `p99 ${probe.p99} ms`, met: probe.p99 < 20 });
   const errors = rows.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0);

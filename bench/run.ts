@@ -12,6 +12,7 @@ import { ensureBuild, monitorRss, startApi, startCeiling, type Server } from './
 import { checkTargets, formatTable, formatTargets, machineInfo, writeReport, type Report, type Row } from './report.js';
 import { renewalsPhase, subscribePhase } from './billing.js';
 import { jobsPhase } from './jobs.js';
+import { webhooksPhase } from './webhooks.js';
 import { healthProbe, loginScenario, throughputScenarios, type Scenario, type Targets } from './scenarios.js';
 
 const log = (line: string) => console.log(`[bench] ${line}`);
@@ -136,6 +137,7 @@ async function main(): Promise<void> {
     await throughputPhase(scenarios, report, selected);
     const heartbeat = scenarios.find((s) => s.name === 'heartbeat');
     if (selected('jobs') && heartbeat) await jobsPhase(data.url, heartbeat, report, log);
+    if (selected('webhooks')) await webhooksPhase(data.url, api.base, targets.userToken, report, log);
     if (selected('subscribe')) await subscribePhase(data.url, api.base, { emails: data.userEmails, password: data.userPassword }, options, report, log);
     if (selected('renewals')) await renewalsPhase(data.url, report, log);
     await loginPhase(data, targets, report, selected);

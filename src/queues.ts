@@ -173,12 +173,13 @@ function webhookQueues({ db, config, logger, webhookClient }: QueueDeps, jobs: J
       retryLimit: 3,
       retryDelay: 30,
       retryBackoff: true,
-      expireInSeconds: 120,
+      // A fetch's jobs all count as started: the last of 250, 25 at a time behind 15 s timeouts, may start 150 s after it.
+      expireInSeconds: 600,
       deadLetter: true,
-      // Deliveries mostly wait on receivers: up to 2 × 50 per polling interval, 2 × 10 in flight.
+      // Deliveries mostly wait on receivers: up to 2 × 250 per polling interval, 2 × 25 in flight.
       workers: 2,
-      batchSize: 50,
-      concurrency: 10,
+      batchSize: 250,
+      concurrency: 25,
       handler: (data, ctx) => deliverWebhook({ db, config, jobs, client, logger }, data, ctx),
     }),
     defineQueue({

@@ -41,12 +41,15 @@ export async function recordEvent(tx: DbClient, event: NewEvent, now = new Date(
 /**
  * Something derived from events (emails, webhook deliveries). `consume` runs inside the
  * dispatcher's transaction and must write only rows that a unique key makes idempotent; what it
- * returns runs after the commit (for example queueing the jobs that send what it wrote).
+ * returns runs after the commit (for example queueing the jobs that send what it wrote). A
+ * consumer may take a whole batch at once instead (`consumeBatch`): the dispatcher's transaction
+ * then waits for one statement per batch rather than one per event.
  */
-export interface EventConsumer {
-  name: string;
-  consume: (tx: DbClient, event: EventRow, clock: Clock) => Promise<(() => Promise<void>) | void>;
-}
+export type AfterCommit = (() => Promise<void>) | void;
+export type EventConsumer = { name: string } & (
+  | { consume: (tx: DbClient, event: EventRow, clock: Clock) => Promise<AfterCommit>; consumeBatch?: never }
+  | { consumeBatch: (tx: DbClient, events: EventRow[], clock: Clock) => Promise<AfterCommit>; consume?: never }
+);
 
 export interface DispatchOptions {
   batchSize?: number;
@@ -70,8 +73,13 @@ export async function dispatchEvents(db: Db, consumers: readonly EventConsumer[]
         const events = await tx.$queryRaw<EventRow[]>`
           SELECT id, type, "userId", "subjectType", "subjectId", data, "occurredAt" FROM domain_events
           WHERE "dispatchedAt" IS NULL ORDER BY "occurredAt", id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED`;
-        for (const event of events) {
-          for (const consumer of consumers) {
+        for (const consumer of consumers) {
+          if (consumer.consumeBatch) {
+            const then = events.length > 0 ? await consumer.consumeBatch(tx, events, clock) : undefined;
+            if (then) after.push(then);
+            continue;
+          }
+          for (const event of events) {
             const then = await consumer.consume(tx, event, clock);
             if (then) after.push(then);
           }

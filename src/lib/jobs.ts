@@ -60,6 +60,8 @@ export interface SendOptions {
 /** What request handlers and services may do with the queues. */
 export interface JobQueue {
   send: (name: string, data?: object, options?: SendOptions) => Promise<string | null>;
+  /** Sends many jobs to one queue in one statement (each still subject to the queue's policy). */
+  sendMany: (name: string, jobs: readonly ({ data: object } & SendOptions)[]) => Promise<void>;
   /** Sends and wakes this process's workers of the queue; failures are logged, never thrown. */
   trigger: (name: string, data?: object, options?: SendOptions) => void;
   /** Asks this process's workers of the queue to fetch now instead of at their next poll. */
@@ -67,7 +69,7 @@ export interface JobQueue {
 }
 
 /** A JobQueue for an app that runs no jobs (tests of routes only): work waits for a runner's safety-net pass. */
-export const noJobs: JobQueue = { send: async () => null, trigger: () => undefined, wake: () => undefined };
+export const noJobs: JobQueue = { send: async () => null, sendMany: async () => undefined, trigger: () => undefined, wake: () => undefined };
 
 export interface QueueStats {
   name: string;
@@ -124,6 +126,10 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     if (!byName.has(name)) throw new Error(`Unknown queue ${name}`);
     return boss.send(name, data, { singletonKey: opts.singletonKey, startAfter: opts.startAfter });
   };
+  const sendMany = async (name: string, jobs: readonly ({ data: object } & SendOptions)[]) => {
+    if (!byName.has(name)) throw new Error(`Unknown queue ${name}`);
+    if (jobs.length > 0) await boss.insert(jobs.map((j) => ({ name, data: j.data, singletonKey: j.singletonKey, startAfter: j.startAfter })) as PgBoss.JobInsert[]);
+  };
   const wake = (name: string) => {
     for (const id of workerIds.get(name) ?? []) boss.notifyWorker(id);
   };
@@ -133,7 +139,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       (err: unknown) => reportError(logger, err, { during: `queueing ${name}` }),
     );
   };
-  const queues = options.queues({ send, trigger, wake });
+  const queues = options.queues({ send, sendMany, trigger, wake });
   const byName = new Map(queues.map((q) => [q.name, q]));
 
   /**
@@ -163,6 +169,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     boss,
     queues,
     send,
+    sendMany,
     trigger,
     wake,
     start: async () => {
