@@ -138,6 +138,9 @@ describe('instances on the cluster', () => {
     const types = (await ctx.db.domainEvent.findMany({ where: { subjectId: inst.id } })).map((e) => e.type);
     expect(types).toContain('instance.failed');
     expect(types).not.toContain('instance.running');
+    // One email says what happened: not also a cancellation notice promising to keep data.
+    await expect.poll(async () => ctx.db.emailMessage.count({ where: { event: { subjectId: id } } }), poll).toBeGreaterThan(0);
+    expect(smtp.to(user.email).filter((m) => m.subject?.includes('is cancelled'))).toHaveLength(0);
   });
 
   it('500 and 429 from the API server mid-apply: the job retries and the instance still reaches RUNNING with one of each object', async () => {

@@ -109,11 +109,17 @@ export const BILLING_EMAILS: Record<string, EmailTemplate[]> = {
     })),
   ],
   'subscription.cancelled': [
-    template('subscription-cancelled', (c) => ({
-      subject: `${c.service} is cancelled`,
-      paragraphs: [`${c.service} is cancelled and its app is stopped. Its data is kept for ${c.deps.config.billing.retentionDays} days, then deleted.`],
-      action: dashboard(c),
-    })),
+    // A subscription whose app could not be provisioned is announced by the instance-failed email.
+    onlyWhen(
+      (d) => d.reason !== 'provisioning_failed',
+      template('subscription-cancelled', (c) => ({
+        subject: `${c.service} is cancelled`,
+        paragraphs: c.data.neverStarted
+          ? [`${c.service} is cancelled before it started, and the first month was refunded to your wallet in full.`]
+          : [`${c.service} is cancelled and its app is stopped. Its data is kept for ${c.deps.config.billing.retentionDays} days, then deleted.`],
+        action: dashboard(c),
+      })),
+    ),
   ],
   'subscription.expired': [
     template('subscription-expired', (c) => ({

@@ -144,7 +144,7 @@ export async function cancel(deps: SubscriptionsDeps, userId: string, id: string
  * or it could not be provisioned). The refund's key makes a second try a no-op.
  */
 export async function cancelPendingWithRefund(tx: DbClient, id: string, now: Date, reason: string, name: 'cancelPending' | 'provisionFailed') {
-  const result = await transition(tx, id, name, { now, data: { cancelledAt: now, cancelReason: reason } });
+  const result = await transition(tx, id, name, { now, data: { cancelledAt: now, cancelReason: reason }, eventData: { neverStarted: true, refunded: true, reason: name === 'provisionFailed' ? 'provisioning_failed' : 'customer' } });
   const charges = await tx.transaction.findMany({ where: { subscriptionId: id, type: 'CHARGE', status: 'SUCCEEDED' }, select: { id: true, amount: true, userId: true } });
   for (const c of charges) {
     await charge(tx, { userId: c.userId, type: 'REFUND', amount: -c.amount, description: 'Refund: the subscription never started', idempotencyKey: `refund:${c.id}`, subscriptionId: id, now });
