@@ -16,6 +16,7 @@ export { isClusterError, toClusterError, type ClusterError, type ClusterErrorInf
 export { clusterOf, connectCluster, noCluster, NO_CLUSTER_MESSAGE, type InstanceCluster } from './instances.cluster.js';
 export { INSTANCE_TRANSITIONS, transitionInstance } from './instances.lifecycle.js';
 export { instanceEffects, INSTANCE_QUEUES, type InstancesDeps } from './instances.provisioning.js';
-export { instanceQueues, INSTANCE_QUEUE_INFO } from './instances.jobs.js';
+export { instanceQueues, INSTANCE_QUEUE_INFO, CLUSTER_QUEUES } from './instances.jobs.js';
+export { collectUsage, sweepOrphanNamespaces, usageWindow, ORPHANED_AT_ANNOTATION } from './instances.maintenance.js';
 export { instancesModule } from './instances.module.js';
 export { startSimulatedAgents, startSimulatedCluster } from './instances.simulated.js';

@@ -1,10 +1,14 @@
 import { defineQueue, type JobQueue, type QueueInfo, type QueueSpec } from '../../lib/jobs.js';
 import { z } from '../../lib/zod.js';
+import { collectUsage, sweepOrphanNamespaces } from './instances.maintenance.js';
 import { deleteInstance, INSTANCE_QUEUES, provisionInstance, reconcileInstance, reconcileLive, stopInstance, type InstancesDeps } from './instances.provisioning.js';
 
 const one = z.strictObject({ instanceId: z.string().min(1).max(64) });
 
-export const INSTANCE_QUEUE_INFO: readonly QueueInfo[] = Object.values(INSTANCE_QUEUES).map((name) => ({ name, deadLetter: true }));
+/** The cluster-wide housekeeping queues (instances.maintenance.ts). */
+export const CLUSTER_QUEUES = { usage: 'usage.collect', sweep: 'maintenance.sweep' } as const;
+
+export const INSTANCE_QUEUE_INFO: readonly QueueInfo[] = [...Object.values(INSTANCE_QUEUES), ...Object.values(CLUSTER_QUEUES)].map((name) => ({ name, deadLetter: true }));
 
 /**
  * The instance queues. `stately` with the instance id as singleton key: at most one job of a kind
@@ -38,5 +42,8 @@ export function instanceQueues(deps: Omit<InstancesDeps, 'jobs'>, jobs: JobQueue
     }),
     defineQueue({ name: INSTANCE_QUEUES.stop, ...common, data: one, retryLimit: 5, retryDelay: 10, retryBackoff: true, handler: (data, ctx) => stopInstance(d, data.instanceId, ctx) }),
     defineQueue({ name: INSTANCE_QUEUES.delete, ...common, data: one, retryLimit: 8, retryDelay: 10, retryBackoff: true, handler: (data, ctx) => deleteInstance(d, data.instanceId, ctx) }),
+    // `short`: one waiting run; a late or repeated run in the same window writes nothing new.
+    defineQueue({ name: CLUSTER_QUEUES.usage, policy: 'short', deadLetter: true, expireInSeconds: 600, retryLimit: 2, retryDelay: 60, retryBackoff: false, cron: '*/15 * * * *', handler: (_data, { clock }) => collectUsage(d, clock) }),
+    defineQueue({ name: CLUSTER_QUEUES.sweep, policy: 'short', deadLetter: true, expireInSeconds: 600, retryLimit: 2, retryDelay: 300, retryBackoff: false, cron: '23 * * * *', handler: (_data, { clock }) => sweepOrphanNamespaces(d, clock) }),
   ];
 }

@@ -228,8 +228,9 @@ export function createClusterDriver({ kubeConfig, requestTimeoutMs = 30_000, fie
     },
 
     /** CPU and memory of the namespace's pods from metrics.k8s.io; null when the cluster has no metrics API. */
-    async podMetrics(namespace: string): Promise<PodUsage[] | null> {
-      if (!(await driver.metricsAvailable())) return null;
+    async podMetrics(namespace: string, options: { discovered?: boolean } = {}): Promise<PodUsage[] | null> {
+      // A caller going over many namespaces discovers the API once (`discovered`), not once per namespace.
+      if (!options.discovered && !(await driver.metricsAvailable())) return null;
       const list = (await call(`read PodMetrics in ${namespace}`, () =>
         custom.listNamespacedCustomObject({ group: 'metrics.k8s.io', version: 'v1beta1', namespace, plural: 'pods' }),
       )) as { items?: { metadata?: { name?: string }; timestamp?: string; window?: string; containers?: { usage?: { cpu?: string; memory?: string } }[] }[] };

@@ -39,6 +39,19 @@ const one = { 200: { description: 'The instance', schema: instanceSchema } };
 const adminListQuery = listQuery(['createdAt'] as const, 'createdAt').omit({ search: true, sortBy: true }).extend({ status: z.enum(InstanceStatus).optional(), workerNodeId: z.string().min(1).max(64).optional() });
 const logsQuery = z.strictObject({ tailLines: z.string().regex(/^[0-9]+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(1).max(1000)).default(100).openapi({ type: 'integer', minimum: 1, maximum: 1000, default: 100 }) });
 
+const usageQuery = z.strictObject({
+  from: z.iso.datetime({ offset: true }).optional().openapi({ description: 'Start (inclusive); default: 24 hours before `to`' }),
+  to: z.iso.datetime({ offset: true }).optional().openapi({ description: 'End (exclusive); default: now' }),
+});
+const usageSchema = z
+  .object({
+    instanceId: z.string(),
+    from: date,
+    to: date,
+    windows: z.array(z.object({ windowStart: date, windowEnd: date, cpuMillicores: z.number().int(), memoryBytes: z.number().int(), pods: z.number().int() })),
+  })
+  .openapi('InstanceUsage');
+
 export function instancesRoutes(deps: ModuleDeps, d: InstancesDeps): RouteDef[] {
   const { guards } = deps;
   const now = () => new Date();
@@ -101,6 +114,17 @@ export function instancesRoutes(deps: ModuleDeps, d: InstancesDeps): RouteDef[] 
       params: subParam,
       responses: { 200: { description: 'Manifests in apply order', schema: z.object({ manifests: z.array(z.record(z.string(), z.unknown())) }) } },
       handler: async ({ params, req, res }) => ok(res, await svc.manifests(d, callerId(req), params.id), 'Manifests retrieved successfully'),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/subscriptions/:id/usage',
+      summary: "The app's CPU and memory per 15-minute window, from the cluster's metrics API",
+      description: `from/to are ISO 8601 date-times, from before to, at most ${svc.USAGE_MAX_RANGE_DAYS} days apart. Empty when the cluster has no metrics API.`,
+      access: guards.user,
+      params: subParam,
+      query: usageQuery,
+      responses: { 200: { description: 'Usage windows, oldest first', schema: usageSchema } },
+      handler: async ({ params, query, req, res }) => ok(res, await svc.usage(d, callerId(req), params.id, query, now()), 'Usage retrieved successfully'),
     }),
     defineRoute({
       method: 'get',

@@ -1,4 +1,4 @@
-import { AppError, notFound } from '../../lib/errors/index.js';
+import { AppError, fieldError, notFound } from '../../lib/errors/index.js';
 import { createSecretBox } from '../../lib/crypto.js';
 import { pageWindow, paginate } from '../../lib/http/index.js';
 import type { Prisma } from '../../lib/db.js';
@@ -126,4 +126,23 @@ export async function requestReconcile(deps: InstancesDeps, id: string) {
   const row = await byId(deps, id);
   deps.jobs.trigger(INSTANCE_QUEUES.reconcile, { instanceId: row.id }, { singletonKey: row.id });
   return toInstanceView(row, deps.cluster);
+}
+
+export const USAGE_MAX_RANGE_DAYS = 31;
+const DAY_MS = 86_400_000;
+
+/** The usage windows of the caller's instance between from and to (default: the last 24 hours). */
+export async function usage(deps: InstancesDeps, userId: string, subscriptionId: string, q: { from?: string; to?: string }, now: Date) {
+  const row = await ofSubscription(deps, userId, subscriptionId);
+  const to = q.to ? new Date(q.to) : now;
+  const from = q.from ? new Date(q.from) : new Date(to.getTime() - DAY_MS);
+  if (from.getTime() >= to.getTime()) throw fieldError('from', 'from must be before to');
+  if (to.getTime() - from.getTime() > USAGE_MAX_RANGE_DAYS * DAY_MS) throw fieldError('from', `the range may span at most ${USAGE_MAX_RANGE_DAYS} days`);
+  const rows = await deps.db.usageMetric.findMany({ where: { instanceId: row.id, windowStart: { gte: from, lt: to } }, orderBy: { windowStart: 'asc' } });
+  return {
+    instanceId: row.id,
+    from,
+    to,
+    windows: rows.map((r) => ({ windowStart: r.windowStart, windowEnd: r.windowEnd, cpuMillicores: r.cpuMillicores, memoryBytes: Number(r.memoryBytes), pods: r.pods })),
+  };
 }
