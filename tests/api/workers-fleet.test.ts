@@ -73,6 +73,7 @@ describe('GET /api/v1/workers/stats', () => {
       allocated: { cpuCores: 5.75, memoryMB: '24576', storageMB: '600000', pods: 50 },
       // 5.75/32, 24576/120832, 600000/1780000, 50/690
       utilization: { cpu: 17.97, memory: 20.34, storage: 33.71, pods: 7.25 },
+      instances: { total: 0, byStatus: { PENDING: 0, PROVISIONING: 0, RUNNING: 0, DEGRADED: 0, STOPPED: 0, FAILED: 0, DELETING: 0, DELETED: 0 }, onNodes: 0 },
     });
   });
 });

@@ -3,7 +3,7 @@ import type { JobContext } from '../../src/lib/jobs.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { startKubeDouble, type KubeDouble } from '../../src/kube-double/index.js';
 import { clusterOf, ORPHANED_AT_ANNOTATION, usageWindow } from '../../src/modules/instances/index.js';
-import { createPlan, createPool, createUser, fund } from '../factories/index.js';
+import { createAdmin, createPlan, createPool, createUser, fund } from '../factories/index.js';
 import { createJobsContext, type JobsContext } from '../helpers/jobs-context.js';
 import { apply } from '../helpers/kube.js';
 
@@ -107,5 +107,26 @@ describe('maintenance.sweep', () => {
     expect(kube.store.get('v1', 'Namespace', undefined, instance.namespace)).toBeTruthy();
     expect((kube.store.get('v1', 'Namespace', undefined, instance.namespace)?.metadata as { annotations?: Record<string, string> }).annotations?.[ORPHANED_AT_ANNOTATION]).toBeUndefined();
     expect((await ctx.db.serviceInstance.findUniqueOrThrow({ where: { id: instance.id } })).status).toBe('RUNNING');
+  });
+});
+
+describe('the fleet counts instances: GET /workers/stats and GET /workers/:nodeId', () => {
+  it('counts instances by status as the table holds them and lists what runs on a node', async () => {
+    const { id, instance } = await runningSubscription();
+    const admin = await createAdmin(ctx.db, ctx.config);
+    const { body } = await ctx.request.get('/api/v1/workers/stats').set('Authorization', admin.auth).expect(200);
+    const groups = await ctx.db.serviceInstance.groupBy({ by: ['status'], _count: { _all: true } });
+    const expected = Object.fromEntries(['PENDING', 'PROVISIONING', 'RUNNING', 'DEGRADED', 'STOPPED', 'FAILED', 'DELETING', 'DELETED'].map((st) => [st, groups.find((g) => g.status === st)?._count._all ?? 0]));
+    expect(body.data.instances.byStatus).toEqual(expected);
+    expect(body.data.instances.total).toBe(await ctx.db.serviceInstance.count({ where: { status: { not: 'DELETED' } } }));
+    expect(body.data.instances.onNodes).toBe(await ctx.db.serviceInstance.count({ where: { status: { in: ['RUNNING', 'DEGRADED'] }, workerNodeId: { not: null } } }));
+    expect(body.data.instances.byStatus.RUNNING).toBeGreaterThanOrEqual(1);
+
+    expect(instance.workerNodeId).toBeTruthy();
+    const { body: detail } = await ctx.request.get(`/api/v1/workers/${instance.workerNodeId}`).set('Authorization', admin.auth).expect(200);
+    expect(detail.data.node.id).toBe(instance.workerNodeId);
+    expect(detail.data.instances).toEqual([{ id: instance.id, status: 'RUNNING', url: instance.url, subscriptionId: id }]);
+    const { body: byName } = await ctx.request.get(`/api/v1/workers/${detail.data.node.name}`).set('Authorization', admin.auth).expect(200);
+    expect(byName.data.instances).toHaveLength(1);
   });
 });

@@ -8,7 +8,7 @@ import { reportBatchers } from './workers.batch.js';
 import type { Clock } from './workers.mapper.js';
 import { recordHeartbeat, recordResources } from './workers.reports.js';
 import type { heartbeatBody, ListNodesQuery, listNodesQuery, livenessQuery, nodeParams, resourcesBody, schedulableBody, statusBody, createNodeBody, updateNodeBody } from './workers.schemas.js';
-import { createNode, deleteNode, getNode, rotateAgentToken, setSchedulable, setStatus, updateNode } from './workers.service.js';
+import { createNode, deleteNode, getNodeDetail, rotateAgentToken, setSchedulable, setStatus, updateNode } from './workers.service.js';
 import { listNodes, type Liveness } from './workers.list.js';
 import { nodeStats } from './workers.stats.js';
 
@@ -36,7 +36,7 @@ export function workersController({ db, config }: { db: Db; config: Readonly<Con
     online: async ({ query, res }: Ctx<undefined, typeof livenessQuery>) => ok(res, await list(query, 'online'), 'Online worker nodes retrieved'),
     offline: async ({ query, res }: Ctx<undefined, typeof livenessQuery>) => ok(res, await list(query, 'offline'), 'Offline worker nodes retrieved'),
     stats: async ({ res }: Ctx) => ok(res, await stats(), 'Worker node statistics retrieved'),
-    get: async ({ params, res }: Ctx<Params>) => ok(res, await getNode(db, params.nodeId, clock()), 'Worker node retrieved'),
+    get: async ({ params, res }: Ctx<Params>) => ok(res, await getNodeDetail(db, params.nodeId, clock()), 'Worker node retrieved'),
     create: async ({ body, res }: Ctx<undefined, undefined, typeof createNodeBody>) =>
       created(res, await createNode(db, body, clock()), 'Worker node registered: keep the agent token, it is not shown again'),
     update: async ({ params, body, res }: Ctx<Params, undefined, typeof updateNodeBody>) => ok(res, await updateNode(db, params.nodeId, body, clock()), 'Worker node updated'),

@@ -202,6 +202,12 @@ export const nodeSchema = z
 
 export const nodeListSchema = z.object({ workers: z.array(nodeSchema), pagination: paginationSchema });
 export const nodeDataSchema = z.object({ node: nodeSchema });
+const INSTANCE_STATUSES = ['PENDING', 'PROVISIONING', 'RUNNING', 'DEGRADED', 'STOPPED', 'FAILED', 'DELETING', 'DELETED'] as const;
+export const nodeDetailSchema = nodeDataSchema.extend({
+  instances: z
+    .array(z.object({ id: z.string(), status: z.enum(INSTANCE_STATUSES), url: z.string(), subscriptionId: z.string() }))
+    .openapi({ description: 'The instances Kubernetes placed on this node (their pod runs there), oldest first' }),
+});
 // The node's fields at the top of `data`, as the original API returned them, and the token beside them.
 export const nodeWithTokenSchema = nodeSchema
   .extend({ agentToken: z.string().openapi({ description: 'Bearer token of the node agent. Shown once: only its SHA-256 is stored.' }) })
@@ -241,4 +247,9 @@ export const statsSchema = z.object({
   capacity: z.object({ cpuCores: z.number(), memoryMB: mbString, storageMB: mbString, pods: z.number().int() }),
   allocated: z.object({ cpuCores: z.number(), memoryMB: mbString, storageMB: mbString, pods: z.number().int() }),
   utilization: z.object({ cpu: percent, memory: percent, storage: percent, pods: percent }),
+  instances: z.object({
+    total: z.number().int().openapi({ description: 'Instances not DELETED' }),
+    byStatus: z.object(Object.fromEntries(INSTANCE_STATUSES.map((s) => [s, z.number().int()])) as Record<(typeof INSTANCE_STATUSES)[number], z.ZodNumber>),
+    onNodes: z.number().int().openapi({ description: 'RUNNING or DEGRADED instances whose pod runs on a registry node' }),
+  }),
 });

@@ -33,6 +33,18 @@ export async function getNode(db: DbClient, ref: string, clock: Clock) {
   return { node: toNodeDto(await findNode(db, ref), clock) };
 }
 
+/** The node and what runs there: instances whose pod Kubernetes placed on it (bounded by its maxPods). */
+export async function getNodeDetail(db: DbClient, ref: string, clock: Clock) {
+  const node = await findNode(db, ref);
+  const instances = await db.serviceInstance.findMany({
+    where: { workerNodeId: node.id },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    take: 1000,
+    select: { id: true, status: true, url: true, subscriptionId: true },
+  });
+  return { node: toNodeDto(node, clock), instances };
+}
+
 export async function createNode(db: DbClient, input: CreateNodeInput, clock: Clock) {
   await assertNameIsNoOtherId(db, input.name);
   const { token, hash } = newAgentToken();

@@ -66,6 +66,17 @@ function statsSql(exact: boolean): string {
     FROM worker_nodes`;
 }
 
+const INSTANCE_STATUSES = ['PENDING', 'PROVISIONING', 'RUNNING', 'DEGRADED', 'STOPPED', 'FAILED', 'DELETING', 'DELETED'] as const;
+type InstanceCounts = Record<(typeof INSTANCE_STATUSES)[number], number> & { on_nodes: number };
+
+// Instances by status in one pass over service_instances (as the node aggregate: no GROUP BY to
+// reshape), and how many of them Kubernetes placed on a registry node.
+const INSTANCES_SQL = `
+  SELECT
+    ${INSTANCE_STATUSES.map((s) => `count(*) FILTER (WHERE status = '${s}')::int AS "${s}"`).join(',\n    ')},
+    count(*) FILTER (WHERE status IN ('RUNNING', 'DEGRADED') AND "workerNodeId" IS NOT NULL)::int AS on_nodes
+  FROM service_instances`;
+
 const FAST = statsSql(false);
 const EXACT = statsSql(true);
 
@@ -79,9 +90,11 @@ const mbText = (value: number | string) => (typeof value === 'string' ? value : 
  */
 export async function nodeStats(sql: Sql, clock: Clock) {
   const values = [heartbeatCutoff(clock).toISOString()];
-  let [row] = await sql<StatsRow>(FAST, values);
+  const [fast, [inst]] = await Promise.all([sql<StatsRow>(FAST, values), sql<InstanceCounts>(INSTANCES_SQL, [])]);
+  let [row] = fast;
   if (row && MB_COLUMNS.some((c) => Number(row?.[c]) >= 2 ** 53)) [row] = await sql<StatsRow>(EXACT, values);
-  if (!row) throw new Error('aggregate query returned no row');
+  if (!row || !inst) throw new Error('aggregate query returned no row');
+  const byStatus = Object.fromEntries(INSTANCE_STATUSES.map((st) => [st, inst[st]])) as Record<(typeof INSTANCE_STATUSES)[number], number>;
   return {
     total: row.total,
     byStatus: { ACTIVE: row.active, INACTIVE: row.inactive, MAINTENANCE: row.maintenance, PENDING: row.pending, NOT_READY: row.not_ready },
@@ -95,5 +108,7 @@ export async function nodeStats(sql: Sql, clock: Clock) {
     capacity: { cpuCores: row.cpu_capacity, memoryMB: mbText(row.memory_capacity), storageMB: mbText(row.storage_capacity), pods: row.pods_capacity },
     allocated: { cpuCores: row.cpu_allocated, memoryMB: mbText(row.memory_allocated), storageMB: mbText(row.storage_allocated), pods: row.pods_allocated },
     utilization: { cpu: row.cpu_pct, memory: row.memory_pct, storage: row.storage_pct, pods: row.pods_pct },
+    // Every instance not DELETED; `onNodes`: running (or degraded) on a registry node.
+    instances: { total: INSTANCE_STATUSES.reduce((sum, st) => (st === 'DELETED' ? sum : sum + inst[st]), 0), byStatus, onNodes: inst.on_nodes },
   };
 }
