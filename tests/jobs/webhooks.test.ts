@@ -334,3 +334,20 @@ describe('POST /api/v1/webhooks/:id/deliveries/:deliveryId/retry', () => {
     await settled(owner.id, eventId, 'SUCCEEDED', 11);
   });
 });
+
+describe('retention', () => {
+  // Last in the file: the sweep it runs, 31 days ahead, deletes every finished delivery of this database.
+  it('deletes finished deliveries with their attempts after 30 days, and never a pending one', async () => {
+    const owner = await endpointOwner();
+    const done = await owner.sendTest();
+    await settled(owner.id, done, 'SUCCEEDED', 1);
+    const waiting = await recordFor(owner.user.id, 'instance.stopped');
+    await dispatchEvents(ctx.db, [webhookConsumer({ jobs: noJobs })], clock);
+    const later: Clock = { now: () => new Date(Date.now() + 31 * 86_400_000) };
+    const swept = await sweepDeliveries(ctx.db, noJobs, later);
+    expect(swept.deleted).toBeGreaterThanOrEqual(1);
+    expect(await ctx.db.webhookDelivery.count({ where: { webhookId: owner.id, eventId: done } })).toBe(0);
+    expect(await ctx.db.webhookAttempt.count({ where: { delivery: { webhookId: owner.id } } })).toBe(0);
+    expect((await deliveryOf(owner.id, waiting)).status).toBe('PENDING');
+  });
+});
