@@ -39,7 +39,6 @@ export const adminDeliveriesQuery = listQuery(['updatedAt'] as const, 'updatedAt
   .omit({ search: true })
   .extend({
     status: z.enum(WebhookDeliveryStatus).optional().openapi({ description: 'Without it: failing deliveries (FAILED, and PENDING ones whose attempts failed so far)' }),
-    eventType: z.enum(WEBHOOK_EVENT_TYPES).optional(),
     userId: z.string().min(1).max(64).optional(),
     webhookId: z.string().min(1).max(64).optional(),
   });

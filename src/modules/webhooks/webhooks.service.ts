@@ -161,10 +161,10 @@ export async function retryDelivery(deps: WebhooksDeps, userId: string, webhookI
   return deps.db.webhookDelivery.findUniqueOrThrow({ where: { id: deliveryId }, select: { ...DELIVERY_SELECT, attemptLog: { select: ATTEMPT_SELECT, orderBy: { number: 'asc' } } } });
 }
 
-export async function listFailingDeliveries(db: Db, query: { page: number; limit: number; sortOrder: 'asc' | 'desc'; status?: 'PENDING' | 'SUCCEEDED' | 'FAILED'; eventType?: string; userId?: string; webhookId?: string }) {
+/** Across users: by status (failing by default), user or endpoint, most recently changed first; each filter has its index. */
+export async function listFailingDeliveries(db: Db, query: { page: number; limit: number; sortOrder: 'asc' | 'desc'; status?: 'PENDING' | 'SUCCEEDED' | 'FAILED'; userId?: string; webhookId?: string }) {
   const where: Prisma.WebhookDeliveryWhereInput = {
     ...(query.status ? { status: query.status } : { OR: [{ status: 'FAILED' }, { status: 'PENDING', attempts: { gt: 0 } }] }),
-    eventType: query.eventType,
     webhookId: query.webhookId,
     ...(query.userId ? { webhook: { userId: query.userId } } : {}),
   };
