@@ -80,3 +80,14 @@ describe('the connect-time guard refuses, at delivery', () => {
     }
   });
 });
+
+describe('a signing secret that does not open', () => {
+  it('fails the delivery at once, without a request, instead of retrying what can never be signed', async () => {
+    const delivery = await deliveryTo(`http://loopback.attacker.test:${receiver.port}/x`);
+    const other = createSecretBox(Buffer.alloc(32, 9).toString('base64')).seal('whsec_c2VjcmV0', 'webhook-secret:someone');
+    await ctx.db.webhook.update({ where: { id: delivery.webhookId }, data: { secretSealed: other } });
+    expect(await attempt(delivery.id)).toBe('failed');
+    expect(await ctx.db.webhookDelivery.findUniqueOrThrow({ where: { id: delivery.id } })).toMatchObject({ status: 'FAILED', attempts: 0, lockedUntil: null, lastError: 'Not sent: the signing secret cannot be decrypted; rotate it and retry' });
+    expect(receiver.requests).toHaveLength(0);
+  });
+});

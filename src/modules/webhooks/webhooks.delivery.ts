@@ -112,8 +112,16 @@ export async function deliverWebhook(deps: DeliveryDeps, { deliveryId }: { deliv
 
   const body = webhookBody(claimed);
   const box = createSecretBox(deps.config.encryptionKey);
-  const secrets = [openSecret(box, claimed.userId, claimed.secretSealed)];
-  if (claimed.previousSecretSealed && claimed.previousSecretExpiresAt && claimed.previousSecretExpiresAt > now) secrets.push(openSecret(box, claimed.userId, claimed.previousSecretSealed));
+  let secrets: string[];
+  try {
+    secrets = [openSecret(box, claimed.userId, claimed.secretSealed)];
+    if (claimed.previousSecretSealed && claimed.previousSecretExpiresAt && claimed.previousSecretExpiresAt > now) secrets.push(openSecret(box, claimed.userId, claimed.previousSecretSealed));
+  } catch {
+    // Sealed under another key: no retry can sign it. Its owner can rotate the secret and retry.
+    deps.logger.error(`Webhook ${claimed.webhookId}: its signing secret does not open with this ENCRYPTION_KEY; delivery ${deliveryId} not sent`);
+    await db.webhookDelivery.update({ where: { id: deliveryId }, data: { status: 'FAILED', lockedUntil: null, nextAttemptAt: null, lastError: 'Not sent: the signing secret cannot be decrypted; rotate it and retry' } });
+    return 'failed';
+  }
   // The signature's timestamp is wall time, not the scheduling clock: receivers compare it with
   // their own clock to refuse replays.
   const sentAt = new Date();
