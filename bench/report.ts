@@ -97,6 +97,12 @@ export function checkTargets(rows: Row[], raw: RawBcryptResult | undefined, rss:
       met: webhooks.rps >= 200 && webhooks.non2xx + webhooks.errors === 0,
     });
   }
+  const provision = row('provision');
+  if (provision) targets.push({ goal: 'provision >= 20 instances/s to RUNNING on the simulated cluster', measured: `${provision.requests} in ${fmt(provision.seconds, 1)} s = ${fmt(provision.rps)}/s`, met: provision.rps >= 20 && provision.non2xx === 0 });
+  const reconcile = row('reconcile');
+  if (reconcile) targets.push({ goal: 'one reconcile pass over 2,000 live instances in under 10 s', measured: `${reconcile.requests} in ${fmt(reconcile.seconds, 1)} s`, met: reconcile.seconds < 10 && reconcile.requests >= 2000 && reconcile.errors === 0 });
+  const hbRec = row('heartbeat-during-reconcile');
+  if (hbRec?.ofCeiling !== undefined) targets.push({ goal: 'heartbeats during a reconcile pass >= 75% of heartbeats alone', measured: `${fmt(hbRec.ofCeiling, 1)}%`, met: hbRec.ofCeiling >= 75 });
   const probe = row('health-during-logins');
   if (probe) targets.push({ goal: '/health p99 < 20 ms during the login storm', measured: `p99 ${probe.p99} ms`, met: probe.p99 < 20 });
   const errors = rows.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0);

@@ -12,6 +12,7 @@ import { ensureBuild, monitorRss, startApi, startCeiling, type Server } from './
 import { checkTargets, formatTable, formatTargets, machineInfo, writeReport, type Report, type Row } from './report.js';
 import { renewalsPhase, subscribePhase } from './billing.js';
 import { jobsPhase } from './jobs.js';
+import { instancesPhase } from './instances.js';
 import { webhooksPhase } from './webhooks.js';
 import { healthProbe, loginScenario, throughputScenarios, type Scenario, type Targets } from './scenarios.js';
 
@@ -140,6 +141,7 @@ async function main(): Promise<void> {
     if (selected('webhooks')) await webhooksPhase(data.url, api.base, targets.userToken, report, log);
     if (selected('subscribe')) await subscribePhase(data.url, api.base, { emails: data.userEmails, password: data.userPassword }, options, report, log);
     if (selected('renewals')) await renewalsPhase(data.url, report, log);
+    if (selected('provision') || selected('reconcile')) await instancesPhase(data.url, heartbeat, { provision: selected('provision'), reconcile: selected('reconcile') }, report, log);
     await loginPhase(data, targets, report, selected);
     rss.stop();
     report.apiRss = rss.read();

@@ -26,6 +26,9 @@ export function instanceQueues(deps: Omit<InstancesDeps, 'jobs'>, jobs: JobQueue
       // Six attempts over about a minute (2 s, 4 s, 8 s...); the last failure makes the instance FAILED.
       retryLimit: 5,
       retryDelay: 2,
+      // Up to 25 per polling interval, 10 in flight: applies mostly wait on the API server.
+      batchSize: 25,
+      concurrency: 10,
       retryBackoff: true,
       handler: (data, ctx) => provisionInstance(d, data.instanceId, ctx),
     }),
@@ -36,6 +39,8 @@ export function instanceQueues(deps: Omit<InstancesDeps, 'jobs'>, jobs: JobQueue
       data: z.strictObject({ instanceId: z.string().min(1).max(64).optional() }),
       retryLimit: 3,
       retryDelay: 5,
+      batchSize: 25,
+      concurrency: 10,
       retryBackoff: true,
       cron: '* * * * *',
       handler: (data, { clock }) => (data.instanceId ? reconcileInstance(d, data.instanceId, clock) : reconcileLive(d, clock)),
