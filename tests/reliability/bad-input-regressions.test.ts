@@ -1,10 +1,10 @@
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAdmin, createNode, createService } from '../factories/index.js';
+import { balanceOf, createAdmin, createNode, createService, createUser, fund } from '../factories/index.js';
 import { createTestContext } from '../helpers/app.js';
 import { sendRaw } from '../helpers/fuzz-requests.js';
 
-// Inputs the bad-input suite found answered with 500; each now gets a 400 in the envelope.
+// Inputs the bad-input suite found answered with 500; each now gets a 4xx in the envelope.
 const ctx = createTestContext();
 let server: Server;
 let base: string;
@@ -68,6 +68,35 @@ describe('text PostgreSQL cannot store (NUL) or Prisma cannot pass (unpaired sur
     const res = await send('put', `/api/v1/users/${admin.user.id}`, JSON.stringify({ name }));
     expect(res.status).toBe(200);
     expect((await ctx.db.user.findUniqueOrThrow({ where: { id: admin.user.id } })).name).toBe(name.trim());
+  });
+});
+
+// wallets.balance is a PostgreSQL integer: a credit past its maximum failed in the database ("integer out of range", 500).
+describe('credits a wallet cannot hold', () => {
+  const MAX_BALANCE = 2_147_483_647;
+
+  it.each([
+    ['an administrator top-up', 'topup', { amount: 1_000_000_000, reference: 'past-the-maximum' }],
+    ['an adjustment', 'adjust', { amount: 1_000_000_000, reason: 'Past the maximum' }],
+  ])('refuses %s that would take the balance past the maximum with 409 naming the amount, and changes nothing', async (_what, route, body) => {
+    const { user } = await createUser(ctx.db, ctx.config);
+    await fund(ctx.db, user.id, 1_500_000_000);
+    const ledger = () => ctx.db.transaction.findMany({ where: { userId: user.id }, orderBy: { id: 'asc' } });
+    const before = await ledger();
+    const res = await send('post', `/api/v1/admin/users/${user.id}/wallet/${route}`, JSON.stringify(body));
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({ success: false, code: 'CONFLICT', statusCode: 409 });
+    expect(fields(res.body)).toEqual(['amount']);
+    expect(await balanceOf(ctx.db, user.id)).toBe(1_500_000_000);
+    expect(await ledger()).toEqual(before);
+  });
+
+  it('still credits up to the maximum itself', async () => {
+    const { user } = await createUser(ctx.db, ctx.config);
+    await fund(ctx.db, user.id, MAX_BALANCE - 1000);
+    const res = await send('post', `/api/v1/admin/users/${user.id}/wallet/topup`, JSON.stringify({ amount: 1000, reference: 'up-to-the-maximum' }));
+    expect(res.status).toBe(201);
+    expect(await balanceOf(ctx.db, user.id)).toBe(MAX_BALANCE);
   });
 });
 

@@ -76,16 +76,21 @@ const params = (e: Entry, status: TransactionStatus) => [
   e.now.toISOString(),
 ];
 
+/** wallets.balance is a PostgreSQL integer: a credit beyond this would fail as "integer out of range". */
+export const MAX_BALANCE = 2_147_483_647;
+
 /**
  * Applies `entry` now: the balance moves by `amount` unless that would take it below zero, and the
  * SUCCEEDED ledger row is written, both by one statement. Undefined when the balance does not
- * suffice (nothing written). A repeated idempotency key fails with the unique violation.
+ * suffice (nothing written). A credit the balance cannot hold is refused (409). A repeated
+ * idempotency key fails with the unique violation.
  */
 export async function postEntry(tx: DbClient, entry: Entry): Promise<LedgerRow | undefined> {
+  // The new balance is computed as bigint, so that one past the maximum is refused rather than overflowing.
   const rows = await tx.$queryRawUnsafe<LedgerRow[]>(
     `WITH w AS (
        UPDATE wallets SET balance = balance + $5::int, "updatedAt" = ${UTC(14)}
-       WHERE "userId" = $2 AND balance + $5::int >= 0
+       WHERE "userId" = $2 AND balance::bigint + $5::int BETWEEN 0 AND ${MAX_BALANCE}
        RETURNING id, balance
      )
      INSERT INTO transactions (${COLUMNS})
@@ -94,6 +99,9 @@ export async function postEntry(tx: DbClient, entry: Entry): Promise<LedgerRow |
      RETURNING ${COLUMNS}`,
     ...params(entry, 'SUCCEEDED'),
   );
+  if (!rows[0] && entry.amount > 0 && (await tx.wallet.findUnique({ where: { userId: entry.userId }, select: { id: true } }))) {
+    throw new AppError('CONFLICT', `A wallet holds at most ${MAX_BALANCE}: this credit would take the balance past it`, { errors: [{ field: 'amount', message: `the balance can grow by at most ${MAX_BALANCE} minus the current balance` }] });
+  }
   return rows[0];
 }
 

@@ -3,6 +3,7 @@ import { created, defineRoute, idParam, listQuery, ok, paginationSchema, type Ro
 import { z } from '../../lib/zod.js';
 import { TransactionStatus, TransactionType } from '../../generated/prisma/enums.js';
 import type { ModuleDeps } from '../types.js';
+import { MAX_BALANCE } from './wallet.ledger.js';
 import * as wallet from './wallet.service.js';
 
 const callerId = (req: Request) => (req.user as NonNullable<Request['user']>).id;
@@ -36,6 +37,7 @@ const adjustBody = z
   .strictObject({ amount: z.number().int().min(-MAX_AMOUNT).max(MAX_AMOUNT).refine((n) => n !== 0, 'must not be 0'), reason: z.string().trim().min(3).max(500), reference: reference.optional() })
   .openapi('AdminAdjustRequest');
 const entrySchema = z.object({ transaction: transactionSchema, replayed: z.boolean() });
+const tooMuch = { description: `The credit would take the balance past the most a wallet holds (${MAX_BALANCE})` };
 
 export function walletRoutes(deps: ModuleDeps): RouteDef[] {
   const { guards } = deps;
@@ -66,7 +68,7 @@ export function walletRoutes(deps: ModuleDeps): RouteDef[] {
       access: guards.admin,
       params: idParam,
       body: topupBody,
-      responses: { 201: { description: 'Credited', schema: entrySchema }, 200: { description: 'Replay of an earlier request with this reference', schema: entrySchema } },
+      responses: { 201: { description: 'Credited', schema: entrySchema }, 200: { description: 'Replay of an earlier request with this reference', schema: entrySchema }, 409: tooMuch },
       handler: async ({ params, body, req, res }) => {
         const result = await wallet.adminEntry(svc, callerId(req), params.id, { type: 'TOPUP', amount: body.amount, note: `Top-up (${body.reference})`, reference: body.reference });
         (result.replayed ? ok : created)(res, result, result.replayed ? 'Top-up already recorded' : 'Wallet credited');
@@ -80,7 +82,7 @@ export function walletRoutes(deps: ModuleDeps): RouteDef[] {
       access: guards.admin,
       params: idParam,
       body: adjustBody,
-      responses: { 201: { description: 'Adjusted', schema: entrySchema }, 200: { description: 'Replay of an earlier request with this reference', schema: entrySchema } },
+      responses: { 201: { description: 'Adjusted', schema: entrySchema }, 200: { description: 'Replay of an earlier request with this reference', schema: entrySchema }, 409: tooMuch },
       handler: async ({ params, body, req, res }) => {
         const result = await wallet.adminEntry(svc, callerId(req), params.id, { type: 'ADJUSTMENT', amount: body.amount, note: body.reason, reference: body.reference });
         (result.replayed ? ok : created)(res, result, result.replayed ? 'Adjustment already recorded' : 'Wallet adjusted');
