@@ -5,6 +5,7 @@ import { loadConfig, type Config, type Env } from '../../src/lib/config.js';
 import { createDb, type Db } from '../../src/lib/db.js';
 import type { RateLimitStoreFactory } from '../../src/lib/http/index.js';
 import { createLogger, type Logger } from '../../src/lib/logger.js';
+import type { InstanceCluster } from '../../src/modules/instances/index.js';
 import type winston from 'winston';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long!!';
@@ -22,6 +23,8 @@ export interface TestContextOptions {
   env?: Partial<Record<keyof Env, string>>;
   transports?: winston.transport[];
   rateLimitStore?: RateLimitStoreFactory;
+  /** The cluster instances run on (e.g. a Kubernetes API double the test started); none by default. */
+  cluster?: InstanceCluster;
 }
 
 /** Test configuration: fast bcrypt, rate limits off unless a test turns them on, no log files. */
@@ -49,6 +52,6 @@ export function createTestContext(options: TestContextOptions = {}): TestContext
   const config = testConfig(options.env);
   const handle = createDb({ url: config.databaseUrl as string, poolMax: 5 });
   const logger = createLogger(config, options.transports);
-  const app = buildApp({ db: handle.db, config, logger, rateLimitStore: options.rateLimitStore });
+  const app = buildApp({ db: handle.db, config, logger, rateLimitStore: options.rateLimitStore, cluster: options.cluster });
   return { app, db: handle.db, config, logger, request: supertest(app), close: handle.close };
 }

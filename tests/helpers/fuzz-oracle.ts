@@ -6,7 +6,7 @@ export interface ResponseLike {
   text: string;
 }
 
-const SENSITIVE_KEY = /^(password|passwordHash|tokenHash|agentTokenHash|refreshTokenHash)$/i;
+const SENSITIVE_KEY = /^(password|passwordHash|tokenHash|agentTokenHash|refreshTokenHash|secretSealed|previousSecretSealed|credentialsEncrypted|idempotencyKey|serverKey)$/i;
 const USER_MAPS = new Set(['environmentVars', 'labels']);
 const BCRYPT = /\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}/;
 
@@ -64,14 +64,27 @@ export function envelopeProblems(res: ResponseLike): string[] {
   return problems;
 }
 
-/** Secrets as stored: bcrypt hashes and token hashes, to check that no response ever carries one. */
+/**
+ * Secrets as stored: bcrypt hashes, token hashes, webhook signing secrets and instance credentials
+ * as sealed, to check that no response ever carries one.
+ */
 export async function storedSecrets(db: Db): Promise<string[]> {
-  const [users, tokens, nodes] = await Promise.all([
+  const [users, tokens, accountTokens, nodes, webhooks, instances] = await Promise.all([
     db.user.findMany({ select: { password: true } }),
     db.refreshToken.findMany({ select: { tokenHash: true } }),
+    db.accountToken.findMany({ select: { tokenHash: true } }),
     db.workerNode.findMany({ select: { agentTokenHash: true } }),
+    db.webhook.findMany({ select: { secretSealed: true, previousSecretSealed: true } }),
+    db.serviceInstance.findMany({ select: { credentialsEncrypted: true } }),
   ]);
-  return [...users.map((u) => u.password), ...tokens.map((t) => t.tokenHash), ...nodes.map((n) => n.agentTokenHash ?? '')].filter(Boolean);
+  return [
+    ...users.map((u) => u.password),
+    ...tokens.map((t) => t.tokenHash),
+    ...accountTokens.map((t) => t.tokenHash),
+    ...nodes.map((n) => n.agentTokenHash ?? ''),
+    ...webhooks.flatMap((w) => [w.secretSealed, w.previousSecretSealed ?? '']),
+    ...instances.map((i) => i.credentialsEncrypted ?? ''),
+  ].filter(Boolean);
 }
 
 let tables: string[] | undefined;

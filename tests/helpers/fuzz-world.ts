@@ -1,7 +1,12 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Config } from '../../src/lib/config.js';
+import { createSecretBox } from '../../src/lib/crypto.js';
 import type { Db } from '../../src/lib/db.js';
+import { recordEvent } from '../../src/lib/events.js';
+import { createPending, ensureWallet } from '../../src/modules/wallet/index.js';
+import { generateSecret, sealSecret } from '../../src/modules/webhooks/webhooks.secrets.js';
 import { hashAgentToken, newAgentToken } from '../../src/modules/workers/workers.agent-auth.js';
-import { createAdmin, createNode, createService, createUser } from '../factories/index.js';
+import { createAdmin, createNode, createService, createUser, fund } from '../factories/index.js';
 import { snapshotTables, storedSecrets } from './fuzz-oracle.js';
 import type { AuthKind, Operation, PathValue, RequestPlan } from './fuzz-requests.js';
 import { percentEncode } from './fuzz-requests.js';
@@ -15,7 +20,7 @@ export interface FuzzWorld {
   admin: { id: string; auth: string };
   user: { id: string; auth: string };
   agent: { nodeId: string; token: string };
-  pools: { users: string[]; services: string[]; nodes: string[] };
+  pools: { users: string[]; services: string[]; nodes: string[]; subscriptions: string[]; instances: string[]; topups: string[]; webhooks: string[]; deliveries: string[] };
   secrets: string[];
   snapshot: Record<string, string>;
 }
@@ -24,19 +29,52 @@ export async function seedWorld(db: Db, config: Readonly<Config>): Promise<FuzzW
   const admin = await createAdmin(db, config);
   const user = await createUser(db, config);
   const agent = await createNode(db);
-  const services = await Promise.all([createService(db), createService(db, { status: 'INACTIVE' }), createService(db, { status: 'DEPRECATED' })]);
+  await Promise.all([createService(db), createService(db, { status: 'INACTIVE' }), createService(db, { status: 'DEPRECATED' })]);
   await Promise.all([createNode(db), createNode(db, { status: 'ACTIVE', isReady: true, isSchedulable: true }), createUser(db, config), createUser(db, config, { isActive: false })]);
-  await db.subscription.create({ data: { userId: user.user.id, serviceId: services[0].id } });
   const world: FuzzWorld = {
     admin: { id: admin.user.id, auth: admin.auth },
     user: { id: user.user.id, auth: user.auth },
     agent: { nodeId: agent.node.id, token: agent.agentToken },
-    pools: { users: [], services: [], nodes: [] },
+    pools: { users: [], services: [], nodes: [], subscriptions: [], instances: [], topups: [], webhooks: [], deliveries: [] },
     secrets: [],
     snapshot: {},
   };
   await refreshWorld(db, config, world);
   return world;
+}
+
+/**
+ * What a customer owns, as direct rows: a subscription with its instance, a funded wallet, a
+ * PENDING Midtrans top-up, and a webhook with a FAILED delivery. Both callers own one of each, so
+ * fuzzed requests on those routes reach the service layer (another's would be 404 at once);
+ * whatever a successful request deleted is made again.
+ */
+async function ensureOwned(db: Db, config: Readonly<Config>, userId: string) {
+  const [subscriptions, topups, webhook] = await Promise.all([
+    db.subscription.count({ where: { userId } }),
+    db.transaction.count({ where: { userId, type: 'TOPUP', provider: 'MIDTRANS' } }),
+    db.webhook.findFirst({ where: { userId }, select: { id: true, _count: { select: { deliveries: true } } } }),
+  ]);
+  if (subscriptions === 0) {
+    const service = await createService(db);
+    await fund(db, userId, 100_000);
+    const shortId = randomBytes(5).toString('hex');
+    const host = `fuzz-${shortId}.${config.appsDomain}`;
+    await db.subscription.create({
+      data: { userId, serviceId: service.id, status: 'ACTIVE', priceAmount: service.monthlyPrice, currentPeriodEnd: new Date(Date.now() + 30 * 86_400_000), instance: { create: { shortId, namespace: `msp-${shortId}`, host, url: `https://${host}` } } },
+    });
+  }
+  if (topups === 0) {
+    await ensureWallet(db, userId, config.currency);
+    const orderId = `topup-${randomUUID()}`;
+    const now = new Date();
+    await createPending(db, { userId, type: 'TOPUP', amount: 50_000, description: 'Online top-up (Midtrans)', idempotencyKey: `midtrans:${orderId}`, provider: 'MIDTRANS', providerRef: orderId, paymentDetails: { orderId }, expiresAt: new Date(now.getTime() + 3_600_000), now });
+  }
+  if (webhook?._count.deliveries) return;
+  const webhookId =
+    webhook?.id ?? (await db.webhook.create({ data: { userId, url: `https://fuzz-${randomBytes(4).toString('hex')}.example.com/hook`, secretSealed: sealSecret(createSecretBox(config.encryptionKey), userId, generateSecret()) } })).id;
+  const eventId = await recordEvent(db, { type: 'subscription.renewed', userId, subjectType: 'subscription', subjectId: 'fuzz' });
+  await db.webhookDelivery.create({ data: { webhookId, eventId, eventType: 'subscription.renewed', status: 'FAILED', attempts: 1, responseStatus: 500, lastError: 'HTTP 500', lastAttemptAt: new Date() } });
 }
 
 async function repairCaller(db: Db, config: Readonly<Config>, caller: { id: string; auth: string }, role: 'ADMINISTRATOR' | 'USER') {
@@ -64,13 +102,30 @@ export async function refreshWorld(db: Db, config: Readonly<Config>, world: Fuzz
   if ((await db.serviceCatalog.count()) < 3) await createService(db);
   if ((await db.workerNode.count()) < 3) await createNode(db);
   if ((await db.user.count()) < 4) await createUser(db, config);
+  for (const caller of [world.admin, world.user]) await ensureOwned(db, config, caller.id);
 
-  const [users, services, nodes] = await Promise.all([
-    db.user.findMany({ select: { id: true }, take: 50, orderBy: { createdAt: 'asc' } }),
-    db.serviceCatalog.findMany({ select: { id: true, slug: true }, take: 50, orderBy: { createdAt: 'asc' } }),
-    db.workerNode.findMany({ select: { id: true, name: true }, take: 50, orderBy: { createdAt: 'asc' } }),
+  const take = 50;
+  const ids = (rows: { id: string }[]) => rows.map((r) => r.id);
+  const [users, services, nodes, subscriptions, instances, topups, webhooks, deliveries] = await Promise.all([
+    db.user.findMany({ select: { id: true }, take, orderBy: { createdAt: 'asc' } }),
+    db.serviceCatalog.findMany({ select: { id: true, slug: true }, take, orderBy: { createdAt: 'asc' } }),
+    db.workerNode.findMany({ select: { id: true, name: true }, take, orderBy: { createdAt: 'asc' } }),
+    db.subscription.findMany({ select: { id: true }, take, orderBy: { createdAt: 'asc' } }),
+    db.serviceInstance.findMany({ select: { id: true }, take, orderBy: { createdAt: 'asc' } }),
+    db.transaction.findMany({ where: { type: 'TOPUP' }, select: { id: true }, take, orderBy: { createdAt: 'asc' } }),
+    db.webhook.findMany({ select: { id: true }, take, orderBy: { createdAt: 'asc' } }),
+    db.webhookDelivery.findMany({ select: { id: true }, take, orderBy: { createdAt: 'asc' } }),
   ]);
-  world.pools = { users: users.map((u) => u.id), services: services.flatMap((s) => [s.id, s.slug]), nodes: nodes.flatMap((n) => [n.id, n.name]) };
+  world.pools = {
+    users: ids(users),
+    services: services.flatMap((s) => [s.id, s.slug]),
+    nodes: nodes.flatMap((n) => [n.id, n.name]),
+    subscriptions: ids(subscriptions),
+    instances: ids(instances),
+    topups: ids(topups),
+    webhooks: ids(webhooks),
+    deliveries: ids(deliveries),
+  };
   world.secrets = await storedSecrets(db);
   world.snapshot = await snapshotTables(db);
 }
@@ -90,16 +145,22 @@ function authHeader(world: FuzzWorld, kind: AuthKind, garbage: string): string |
   }
 }
 
-function poolFor(world: FuzzWorld, path: string): string[] {
-  if (path.startsWith('/api/v1/users')) return world.pools.users;
-  if (path.startsWith('/api/v1/services')) return world.pools.services;
-  if (path.startsWith('/api/v1/workers')) return [...world.pools.nodes, world.agent.nodeId];
-  return [...world.pools.users, ...world.pools.services, ...world.pools.nodes];
+function poolFor(world: FuzzWorld, path: string, param: string): string[] {
+  const { pools } = world;
+  if (param === 'deliveryId') return pools.deliveries;
+  if (/^\/api\/v1\/(admin\/)?users/.test(path)) return pools.users;
+  if (path.startsWith('/api/v1/services')) return pools.services;
+  if (path.startsWith('/api/v1/workers')) return [...pools.nodes, world.agent.nodeId];
+  if (/^\/api\/v1\/(admin\/)?subscriptions/.test(path)) return pools.subscriptions;
+  if (path.startsWith('/api/v1/admin/instances')) return pools.instances;
+  if (path.startsWith('/api/v1/wallet/topups')) return pools.topups;
+  if (path.startsWith('/api/v1/webhooks')) return pools.webhooks;
+  return Object.values(pools).flat();
 }
 
-function pathSegment(world: FuzzWorld, op: Operation, value: PathValue): string {
+function pathSegment(world: FuzzWorld, op: Operation, param: string, value: PathValue): string {
   if ('real' in value) {
-    const pool = poolFor(world, op.path);
+    const pool = poolFor(world, op.path, param);
     return percentEncode(pool[value.real % pool.length] ?? 'none');
   }
   return value.encoded ? percentEncode(value.hostile).slice(0, 3000).replace(/%[0-9A-F]?$/, '') : value.hostile;
@@ -108,7 +169,7 @@ function pathSegment(world: FuzzWorld, op: Operation, value: PathValue): string 
 /** Turns a plan into a concrete HTTP request against the world as it is now. */
 export function resolvePlan(world: FuzzWorld, op: Operation, plan: RequestPlan) {
   let i = 0;
-  const path = op.path.replace(/\{[^}]+\}/g, () => pathSegment(world, op, plan.pathValues[i++] as PathValue));
+  const path = op.path.replace(/\{([^}]+)\}/g, (_, param: string) => pathSegment(world, op, param, plan.pathValues[i++] as PathValue));
   // Node answers a request line over 16 kB with a bare 431 before the app sees it: stay well below.
   const query = plan.query
     .map(([k, v, encode]) => (encode ? `${percentEncode(k)}=${percentEncode(v)}` : `${k}=${v}`).slice(0, 2000))

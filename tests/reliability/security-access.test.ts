@@ -2,11 +2,30 @@ import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signAccessToken } from '../../src/lib/jwt.js';
 import { createNode, createService } from '../factories/index.js';
-import { call, concretePath, createAdmin, createTargets, createUser, isAgentReport, METRICS_TOKEN, nameOf, operationsOf, securityContext, type Targets } from './security-fixtures.js';
+import { signature } from '../helpers/midtrans-double.js';
+import {
+  call,
+  concretePath,
+  createAdmin,
+  createOwned,
+  createTargets,
+  createUser,
+  isAgentReport,
+  isOwnedObject,
+  METRICS_TOKEN,
+  nameOf,
+  operationsOf,
+  readablePath,
+  securityContext,
+  targetRows,
+  validBodyFor,
+  type Owned,
+  type Targets,
+} from './security-fixtures.js';
 
 // OWASP API Security Top 10 (2023), the access items, checked on every operation of the OpenAPI
 // document: routes added later are checked without touching this file.
-const ctx = securityContext();
+const ctx = await securityContext();
 afterAll(() => ctx.close());
 const operations = operationsOf(ctx);
 const bearer = operations.filter((op) => op.security === 'bearer');
@@ -44,6 +63,52 @@ describe('API1:2023 Broken Object Level Authorization', () => {
     const report = operations.find(isAgentReport);
     expectRefused(await call(ctx, report!, concretePath(report!, t, gone.node.id), gone.auth), 401);
     expectRefused(await call(ctx, report!, concretePath(report!, t), gone.auth), 401);
+  });
+
+  describe("another user's objects", () => {
+    const owned = operations.filter(isOwnedObject);
+    let stranger: Awaited<ReturnType<typeof createUser>>;
+    let strangers: Owned;
+    beforeAll(async () => {
+      stranger = await createUser(ctx.db, ctx.config);
+      strangers = await createOwned(ctx, stranger);
+    });
+
+    it('finds the routes on objects a user owns', () => {
+      expect(owned.map(nameOf)).toEqual(expect.arrayContaining(['GET /api/v1/subscriptions/{id}', 'GET /api/v1/wallet/topups/{id}', 'DELETE /api/v1/webhooks/{id}', 'POST /api/v1/webhooks/{id}/deliveries/{deliveryId}/retry']));
+    });
+
+    it.each(byName(owned))('%s answers 404 to another user and to an administrator, as if the object did not exist, and changes nothing', async (_n, op) => {
+      const before = await targetRows(ctx, t);
+      for (const auth of [stranger.auth, adminAuth]) {
+        const res = await call(ctx, op, readablePath(op, t), auth, validBodyFor(op, t));
+        expectRefused(res, 404);
+        expect(res.body.code).toBe('NOT_FOUND');
+      }
+      expect(await targetRows(ctx, t)).toEqual(before);
+    });
+
+    it.each(byName(owned.filter((op) => op.method === 'get')))('%s answers its owner', async (_n, op) => {
+      const res = await call(ctx, op, readablePath(op, t), t.user.auth);
+      expect(res.status).toBe(200);
+      expect(res.body.success).toBe(true);
+    });
+
+    // Each on rows of its own: the call is meant to act (cancel, delete, rotate...).
+    it.each(byName(owned.filter((op) => op.method !== 'get')))('%s acts for its owner (no 401, 403 or 404)', async (_n, op) => {
+      const owner = await createUser(ctx.db, ctx.config);
+      const mine = await createOwned(ctx, owner);
+      const res = await call(ctx, op, readablePath(op, t, mine), owner.auth, validBodyFor(op, mine));
+      expect(res.status, res.text).toBeLessThan(500);
+      expect([401, 403, 404]).not.toContain(res.status);
+    });
+
+    it("answers 404 to a delivery of another user's endpoint named under one's own endpoint", async () => {
+      const before = await ctx.db.webhookDelivery.findUniqueOrThrow({ where: { id: strangers.delivery.id } });
+      const res = await ctx.request.post(`/api/v1/webhooks/${t.webhook.id}/deliveries/${strangers.delivery.id}/retry`).set('Authorization', t.user.auth);
+      expectRefused(res, 404);
+      expect(await ctx.db.webhookDelivery.findUniqueOrThrow({ where: { id: strangers.delivery.id } })).toEqual(before);
+    });
   });
 
   it('hides inactive services from callers other than administrators', async () => {
@@ -122,6 +187,8 @@ describe('API5:2023 Broken Function Level Authorization', () => {
     'GET /api/v1/services/categories',
     'GET /api/v1/services',
     'GET /api/v1/services/{idOrSlug}',
+    // Called by Midtrans, authenticated by its signature_key (checked below).
+    'POST /api/v1/payments/midtrans/notifications',
   ].sort();
 
   it('documents a token requirement on every operation but a short, known list of public ones', () => {
@@ -153,10 +220,50 @@ describe('API5:2023 Broken Function Level Authorization', () => {
     expectRefused(await ctx.request.get('/metrics').set('Authorization', adminAuth), 401);
   });
 
+  describe("Midtrans' notifications: the signature_key is the credential", () => {
+    const NOTIFY = '/api/v1/payments/midtrans/notifications';
+    const { midtrans } = ctx;
+    const statusCalls = () => midtrans.requests.filter((r) => r.path === `/v2/${t.topup.orderId}/status`).length;
+
+    it('refuses a missing signature (400) and every forged one (403), reading nothing from Midtrans and changing nothing', async () => {
+      const valid = midtrans.notification(t.topup.orderId);
+      const { status_code: code = '', gross_amount: gross = '' } = valid;
+      const forged: [string, Record<string, string>][] = [
+        ['no signature', { ...valid, signature_key: '' }],
+        ['garbage', { ...valid, signature_key: 'not-a-signature' }],
+        ['128 hex digits of nothing', { ...valid, signature_key: 'ab'.repeat(64) }],
+        ['a signature made with another server key', { ...valid, signature_key: signature(t.topup.orderId, code, gross, 'SB-Mid-server-not-ours') }],
+        ['a signature of another order', { ...valid, signature_key: signature('topup-of-someone-else', code, gross, midtrans.serverKey) }],
+        ['a valid signature with the amount changed', { ...valid, gross_amount: '50000000.00' }],
+        ['a valid signature with the status code changed', { ...valid, status_code: '201' }],
+      ];
+      const before = await targetRows(ctx, t);
+      const calls = statusCalls();
+      for (const [what, body] of forged) {
+        // A bearer token is no credential here: an administrator's changes nothing.
+        for (const auth of [undefined, adminAuth]) {
+          const req = ctx.request.post(NOTIFY);
+          const res = await (auth ? req.set('Authorization', auth) : req).send(body);
+          expect({ what, status: res.status, code: res.body.code }).toEqual({ what, status: body.signature_key ? 403 : 400, code: body.signature_key ? 'FORBIDDEN' : 'VALIDATION_ERROR' });
+        }
+      }
+      expect(statusCalls()).toBe(calls);
+      expect(await targetRows(ctx, t)).toEqual(before);
+    });
+
+    it("accepts a notification signed with the server key, and checks it with Midtrans' status API", async () => {
+      const calls = statusCalls();
+      const res = await ctx.request.post(NOTIFY).send(midtrans.notification(t.topup.orderId));
+      expect(res.status).toBe(200);
+      expect(res.body.data).toEqual({ orderId: t.topup.orderId, status: 'PENDING', result: 'unchanged' });
+      expect(statusCalls()).toBe(calls + 1);
+    });
+  });
+
   it('leaves the targets of refused calls unchanged', async () => {
     const admin = bearer.filter((op) => op.documents403 && op.method !== 'get' && !isAgentReport(op));
     const user = await createUser(ctx.db, ctx.config);
-    const rows = () => Promise.all([ctx.db.user.findUnique({ where: { id: t.user.user.id } }), ctx.db.serviceCatalog.findUnique({ where: { id: t.service.id } }), ctx.db.workerNode.findUnique({ where: { id: t.node.node.id } })]);
+    const rows = () => targetRows(ctx, t);
     const before = await rows();
     const unexpected: string[] = [];
     for (const op of admin) {

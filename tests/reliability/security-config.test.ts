@@ -3,10 +3,12 @@ import { createTestContext } from '../helpers/app.js';
 import { call, concretePath, credentialFor, createAdmin, createTargets, nameOf, operationsOf, securityContext, type Targets } from './security-fixtures.js';
 
 // OWASP API Security Top 10 (2023): configuration and inventory, on every documented operation.
-// Not applicable here: API7 Server Side Request Forgery (the API never fetches a URL a client
-// gives it) and API10 Unsafe Consumption of APIs (it calls no third-party API; what node agents
-// report is validated like any client input, see tests/reliability/bad-input.test.ts).
-const ctx = securityContext();
+// Covered elsewhere: API7 Server Side Request Forgery (webhook URLs, the only URLs a client gives:
+// refused at creation in tests/api/webhooks.test.ts, at connect time in
+// tests/jobs/webhooks-ssrf.test.ts) and API10 Unsafe Consumption of APIs (Midtrans' answers are
+// checked, never trusted alone, in tests/api/wallet-topups.test.ts; what node agents report is
+// validated like any client input, see tests/reliability/bad-input.test.ts).
+const ctx = await securityContext();
 afterAll(() => ctx.close());
 const operations = operationsOf(ctx);
 const byName = (ops: typeof operations) => ops.map((op) => [nameOf(op), op] as const);
