@@ -248,7 +248,8 @@ export async function reconcileLive(deps: InstancesDeps, clock: Clock, options: 
     select: { id: true },
   });
   let failed = 0;
-  const size = options.batch ?? 20;
+  // Each reconcile mostly waits on the API server: a wider batch keeps more of them in flight.
+  const size = options.batch ?? 30;
   for (let i = 0; i < rows.length; i += size) {
     const results = await Promise.allSettled(rows.slice(i, i + size).map((r) => reconcileInstance(deps, r.id, clock)));
     for (const r of results) if (r.status === 'rejected') failed += 1;
