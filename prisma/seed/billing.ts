@@ -1,6 +1,6 @@
 import type { DbClient } from '../../src/lib/db.js';
 import { ensureWallet, postEntry } from '../../src/modules/wallet/index.js';
-import { instanceNames } from '../../src/modules/subscriptions/subscriptions.view.js';
+import { newInstanceFields } from '../../src/modules/subscriptions/subscriptions.view.js';
 import { anchorDayOf, nextPeriodEnd } from '../../src/modules/subscriptions/subscriptions.periods.js';
 import { SEED_ACCOUNTS } from './users.js';
 
@@ -36,6 +36,6 @@ export async function seedBilling(db: DbClient, o: BillingSeedOptions): Promise<
     data: { userId: customer.id, serviceId: service.id, status: 'ACTIVE', startDate: now, currentPeriodStart: now, currentPeriodEnd: nextPeriodEnd(now, anchor, o.timezone), billingAnchorDay: anchor, priceAmount: service.monthlyPrice, currency: service.currency },
   });
   await postEntry(db, { userId: customer.id, type: 'CHARGE', amount: -service.monthlyPrice, description: `${service.displayName}, first month`, idempotencyKey: `charge:${sub.id}:${now.toISOString()}`, subscriptionId: sub.id, now });
-  await db.serviceInstance.create({ data: { subscriptionId: sub.id, ...instanceNames(service.slug, o.appsDomain) } });
+  await db.serviceInstance.create({ data: { subscriptionId: sub.id, ...newInstanceFields(service, o.appsDomain) } });
   return { wallets, subscriptions: 1 };
 }

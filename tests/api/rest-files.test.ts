@@ -37,6 +37,13 @@ describe('rest/*.rest against a freshly seeded server', () => {
     await dropDatabase(admin, url);
   });
 
+  it("seeds the demo customer's ACTIVE n8n subscription, charged once, with its instance and the plan's requests admission counts", async () => {
+    const sub = await ctx.db.subscription.findFirstOrThrow({ where: { user: { email: 'customer@test.com' } }, include: { instance: true, service: true } });
+    expect(sub).toMatchObject({ status: 'ACTIVE', priceAmount: sub.service.monthlyPrice });
+    expect(sub.instance).toMatchObject({ status: 'PENDING', cpuRequestMillis: 250, memoryRequestMb: 256, namespace: expect.stringMatching(/^msp-[a-z0-9]{10}$/) });
+    expect(await ctx.db.transaction.count({ where: { subscriptionId: sub.id, type: 'CHARGE' } })).toBe(1);
+  });
+
   it.each(['auth', 'user', 'service', 'worker', 'admin', 'webhook', 'wallet', 'subscription'])('%s.rest: every request answers with the status its title announces', async (name) => {
     const text = fs.readFileSync(path.join('rest', `${name}.rest`), 'utf8');
     const results = await runRestFile(text, { baseUrl });

@@ -5,10 +5,10 @@ import { recordEvent } from '../../lib/events.js';
 import type { JobQueue } from '../../lib/jobs.js';
 import type { Logger } from '../../lib/logger.js';
 import { charge, ensureWallet } from '../wallet/index.js';
-import { assertCapacity, lockAdmission, planRequests } from './subscriptions.admission.js';
+import { assertCapacity, lockAdmission } from './subscriptions.admission.js';
 import { anchorDayOf, nextPeriodEnd, prorate } from './subscriptions.periods.js';
 import { transition, type InstanceEffect, type TransitionResult } from './subscriptions.transitions.js';
-import { instanceNames, SUBSCRIPTION_INCLUDE, toSubscriptionView } from './subscriptions.view.js';
+import { newInstanceFields, SUBSCRIPTION_INCLUDE, toSubscriptionView } from './subscriptions.view.js';
 
 /** Carries out an instance effect after the commit (the instances module; a no-op until it is wired). */
 export type InstanceHook = (effect: InstanceEffect, subscriptionId: string) => void;
@@ -103,10 +103,7 @@ export async function subscribe(deps: SubscriptionsDeps, userId: string, input: 
           throw new AppError('SOLD_OUT', `${service.displayName} is sold out`);
         }
         await assertCapacity(tx, service);
-        const requests = planRequests(service);
-        await tx.serviceInstance.create({
-          data: { subscriptionId: sub.id, ...instanceNames(service.slug, config.appsDomain), cpuRequestMillis: requests.cpu, memoryRequestMb: requests.memoryMb, lastTransitionAt: now, createdAt: now },
-        });
+        await tx.serviceInstance.create({ data: { subscriptionId: sub.id, ...newInstanceFields(service, config.appsDomain), lastTransitionAt: now, createdAt: now } });
         return sub.id;
       },
       { timeout: 15_000 },

@@ -1,6 +1,7 @@
 import type { Prisma } from '../../lib/db.js';
 import { z } from '../../lib/zod.js';
 import { hostOf, namespaceOf, newShortId } from '../instances/index.js';
+import { planRequests } from './subscriptions.admission.js';
 
 /** What a subscription read carries: its service and its instance. */
 export const SUBSCRIPTION_INCLUDE = {
@@ -81,8 +82,12 @@ export const subscriptionSchema = z
   })
   .openapi('Subscription');
 
-/** An instance's names: from the instances module, never from anything the user typed. */
-export function instanceNames(slug: string, appsDomain: string, shortId = newShortId()) {
-  const host = hostOf(slug, shortId, appsDomain);
-  return { shortId, namespace: namespaceOf(shortId), host, url: `https://${host}` };
+/**
+ * A new instance's row: its names (from the instances module, never from anything the user typed)
+ * and the plan's requests when bought, which admission sums while it waits for a node.
+ */
+export function newInstanceFields(service: { slug: string; cpuRequest: string; memRequest: string }, appsDomain: string, shortId = newShortId()) {
+  const host = hostOf(service.slug, shortId, appsDomain);
+  const requests = planRequests(service);
+  return { shortId, namespace: namespaceOf(shortId), host, url: `https://${host}`, cpuRequestMillis: requests.cpu, memoryRequestMb: requests.memoryMb };
 }
