@@ -70,17 +70,18 @@ export async function assertCapacity(tx: DbClient, service: { cpuRequest: string
   const args = [selector, need.cpu, need.memoryMb] as const;
   const usable = (rows: { cpu: number; mem: number; taints: unknown }[]) =>
     rows.filter((n) => ((Array.isArray(n.taints) ? n.taints : []) as Taint[]).every((t) => t.effect !== 'NoSchedule' || tolerates(tolerations, t)));
-  const covers = (nodes: { cpu: number; mem: number }[], extra: Room = { cpu: 0, memoryMb: 0 }) => {
-    const free = nodes.reduce((a, n) => ({ cpu: a.cpu + n.cpu, memoryMb: a.memoryMb + n.mem }), extra);
-    return nodes.length + (extra.cpu > 0 ? 1 : 0) > 0 && free.cpu >= wanted.cpu && free.memoryMb >= wanted.memoryMb;
+  // At least one node fits, and the fitting nodes' room (plus the summed rest) covers what is wanted.
+  const covers = (nodes: { cpu: number; mem: number }[], rest: Room & { nodes: number } = { nodes: 0, cpu: 0, memoryMb: 0 }) => {
+    const free = nodes.reduce((a, n) => ({ cpu: a.cpu + n.cpu, memoryMb: a.memoryMb + n.mem }), { cpu: rest.cpu, memoryMb: rest.memoryMb });
+    return nodes.length + rest.nodes > 0 && free.cpu >= wanted.cpu && free.memoryMb >= wanted.memoryMb;
   };
   // Any few hundred nodes that fit usually cover it: no order, so the scan stops at the first page.
   const first = await tx.$queryRawUnsafe<{ cpu: number; mem: number; taints: unknown }[]>(`SELECT ${room}, taints ${fitting} LIMIT ${PAGE}`, ...args);
   if (covers(usable(first))) return;
   if (first.length === PAGE) {
     // A large fleet short of room: sum all of it, matching only the tainted nodes' taints here.
-    const [plain] = await tx.$queryRawUnsafe<Room[]>(
-      `SELECT coalesce(sum(cpu), 0)::float8 AS cpu, coalesce(sum(mem), 0)::float8 AS "memoryMb" FROM (SELECT ${room}, taints ${fitting}) n WHERE NOT taints @> '[{"effect": "NoSchedule"}]'::jsonb`,
+    const [plain] = await tx.$queryRawUnsafe<(Room & { nodes: number })[]>(
+      `SELECT count(*)::int AS nodes, coalesce(sum(cpu), 0)::float8 AS cpu, coalesce(sum(mem), 0)::float8 AS "memoryMb" FROM (SELECT ${room}, taints ${fitting}) n WHERE NOT taints @> '[{"effect": "NoSchedule"}]'::jsonb`,
       ...args,
     );
     const tainted = await tx.$queryRawUnsafe<{ cpu: number; mem: number; taints: unknown }[]>(`SELECT ${room}, taints ${fitting} AND taints @> '[{"effect": "NoSchedule"}]'::jsonb`, ...args);

@@ -29,16 +29,17 @@ interface Locked {
   suspendedAt: Date | null;
 }
 
-const lockDue = async (tx: DbClient, id: string, condition: string, now: Date) =>
+/** The subscription, locked, if it still meets `condition` (whose `$2`, when it has one, is `at`). */
+const lockDue = async (tx: DbClient, id: string, condition: string, at?: Date) =>
   (
     await tx.$queryRawUnsafe<Locked[]>(
       `SELECT id, "userId", "serviceId", status::text, "currentPeriodEnd", "billingAnchorDay", "priceAmount", "pendingServiceId", "cancelAtPeriodEnd", "graceEndsAt", "suspendedAt"
        FROM subscriptions WHERE id = $1 AND ${condition} FOR UPDATE SKIP LOCKED`,
       id,
-      now.toISOString(),
+      ...(at ? [at.toISOString()] : []),
     )
   )[0];
-// $2 is now, as a timestamptz; the columns hold UTC wall time.
+// $2 is a time, as a timestamptz; the columns hold UTC wall time.
 const NOW = `($2::timestamptz AT TIME ZONE 'UTC')`;
 
 /** The next period's plan: a scheduled downgrade applies first. */
@@ -92,7 +93,7 @@ async function renewOne(deps: SubscriptionsDeps, id: string, now: Date): Promise
 /** PAST_DUE: charge the overdue period, or suspend once the grace has run out. */
 async function retryPastDue(deps: SubscriptionsDeps, id: string, now: Date): Promise<TransitionResult | undefined> {
   return deps.db.$transaction(async (tx) => {
-    const sub = await lockDue(tx, id, `status = 'PAST_DUE' AND $2::text IS NOT NULL`, now);
+    const sub = await lockDue(tx, id, `status = 'PAST_DUE'`);
     if (!sub) return undefined;
     if (sub.cancelAtPeriodEnd) return transition(tx, id, 'cancelAtPeriodEnd', { now, data: { cancelledAt: now, graceEndsAt: null } });
     const plan = await nextPlan(tx, sub);
@@ -118,7 +119,7 @@ async function retryPastDue(deps: SubscriptionsDeps, id: string, now: Date): Pro
 async function retrySuspended(deps: SubscriptionsDeps, id: string, now: Date): Promise<TransitionResult | undefined> {
   const tz = deps.config.billing.timezone;
   return deps.db.$transaction(async (tx) => {
-    const sub = await lockDue(tx, id, `status = 'SUSPENDED' AND "suspendedBy" = 'BILLING' AND $2::text IS NOT NULL`, now);
+    const sub = await lockDue(tx, id, `status = 'SUSPENDED' AND "suspendedBy" = 'BILLING'`);
     if (!sub) return undefined;
     const plan = await nextPlan(tx, sub);
     const paid = await postEntry(tx, { userId: sub.userId, type: 'CHARGE', amount: -plan.price, description: 'Payment after suspension', idempotencyKey: `resume:${sub.id}:${sub.suspendedAt?.toISOString()}`, subscriptionId: sub.id, now });
@@ -184,7 +185,7 @@ export async function runExpiry(deps: SubscriptionsDeps, { clock }: { clock: Clo
   const cutoff = addDays(now, -deps.config.billing.retentionDays);
   const expireOne: One = (d, id, at) =>
     d.db.$transaction(async (tx) => {
-      const sub = await lockDue(tx, id, `((status = 'SUSPENDED' AND "suspendedAt" <= $2::timestamptz AT TIME ZONE 'UTC') OR (status = 'CANCELLED' AND "endedAt" <= $2::timestamptz AT TIME ZONE 'UTC'))`, cutoff);
+      const sub = await lockDue(tx, id, `((status = 'SUSPENDED' AND "suspendedAt" <= ${NOW}) OR (status = 'CANCELLED' AND "endedAt" <= ${NOW}))`, cutoff);
       return sub ? transition(tx, id, 'expire', { now: at }) : undefined;
     });
   const due = await ids(deps.db, { OR: [{ status: 'SUSPENDED', suspendedAt: { lte: cutoff } }, { status: 'CANCELLED', endedAt: { lte: cutoff } }] }, 5000);
