@@ -47,6 +47,7 @@ describe('deploy/kubernetes/rbac.yaml', () => {
     await driver.applyAll(buildManifests(instance, service, sampleConfig()));
     await eventually(async () => (await driver.deploymentStatus(ns))?.state === 'complete');
     await driver.podPlacements(ns);
+    await driver.observeAll();
     await driver.podLogs(ns, { tailLines: 10 });
     await driver.podMetrics(ns);
     await driver.managedNamespaces();

@@ -1,7 +1,8 @@
 import { defineQueue, type JobQueue, type QueueInfo, type QueueSpec } from '../../lib/jobs.js';
 import { z } from '../../lib/zod.js';
 import { collectUsage, sweepOrphanNamespaces } from './instances.maintenance.js';
-import { deleteInstance, INSTANCE_QUEUES, provisionInstance, reconcileInstance, reconcileLive, stopInstance, type InstancesDeps } from './instances.provisioning.js';
+import { deleteInstance, INSTANCE_QUEUES, provisionInstance, reconcileInstance, stopInstance, type InstancesDeps } from './instances.provisioning.js';
+import { reconcileLive } from './instances.reconcile.js';
 
 const one = z.strictObject({ instanceId: z.string().min(1).max(64) });
 

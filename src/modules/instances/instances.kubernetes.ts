@@ -85,6 +85,56 @@ export function usageValue(q: unknown): number {
   return m ? Number(m[1]) * (SCALE[m[2] ?? ''] ?? 1) : 0;
 }
 
+type DeploymentObject = {
+  metadata?: { generation?: number };
+  spec?: { replicas?: number };
+  status?: { observedGeneration?: number; replicas?: number; readyReplicas?: number; availableReplicas?: number; updatedReplicas?: number; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+};
+
+/** A Deployment as the reconcile reads it: its counts, its Progressing condition, and the state they mean. */
+export function observeDeployment(object: KubernetesObject): DeploymentObservation {
+  const d = object as DeploymentObject;
+  const status = d.status ?? {};
+  const progressing = status.conditions?.find((c) => c.type === 'Progressing');
+  const obs = {
+    generation: d.metadata?.generation ?? 0,
+    observedGeneration: status.observedGeneration ?? 0,
+    desiredReplicas: d.spec?.replicas ?? 1,
+    replicas: status.replicas ?? 0,
+    readyReplicas: status.readyReplicas ?? 0,
+    availableReplicas: status.availableReplicas ?? 0,
+    updatedReplicas: status.updatedReplicas ?? 0,
+    ...(progressing ? { progressing: { status: progressing.status, reason: progressing.reason, message: progressing.message } } : {}),
+  };
+  const observed = obs.observedGeneration >= obs.generation;
+  const state: DeploymentObservation['state'] =
+    observed && progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded' ? 'failed'
+      : observed && obs.desiredReplicas === 0 && obs.replicas === 0 ? 'stopped'
+        : observed && obs.availableReplicas >= 1 && obs.availableReplicas >= obs.desiredReplicas && progressing?.reason === 'NewReplicaSetAvailable' ? 'complete'
+          : 'progressing';
+  return { ...obs, state };
+}
+
+type PodObject = {
+  metadata?: { name?: string; deletionTimestamp?: unknown; creationTimestamp?: string | Date };
+  spec?: { nodeName?: string };
+  status?: { phase?: string; conditions?: { type: string; status: string }[] };
+};
+
+function placementOf(object: KubernetesObject | PodObject): PodPlacement {
+  const p = object as PodObject;
+  return {
+    name: p.metadata?.name ?? '',
+    nodeName: p.spec?.nodeName ?? null,
+    phase: p.status?.phase ?? 'Unknown',
+    ready: (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+    terminating: Boolean(p.metadata?.deletionTimestamp),
+    createdAt: p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp).toISOString() : null,
+  };
+}
+
+const newestFirst = (pods: PodPlacement[]) => pods.sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
+
 export function createClusterDriver({ kubeConfig, requestTimeoutMs = 30_000, fieldManager = FIELD_MANAGER }: ClusterDriverOptions) {
   const server = kubeConfig.getCurrentCluster()?.server;
   if (!server) throw new Error('The kubeconfig has no current cluster');
@@ -169,46 +219,44 @@ export function createClusterDriver({ kubeConfig, requestTimeoutMs = 30_000, fie
 
     /** What the Deployment controller reports; null when there is no Deployment. */
     async deploymentStatus(namespace: string, name = APP_NAME): Promise<DeploymentObservation | null> {
-      const d = (await driver.read({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace })) as {
-        metadata?: { generation?: number };
-        spec?: { replicas?: number };
-        status?: { observedGeneration?: number; replicas?: number; readyReplicas?: number; availableReplicas?: number; updatedReplicas?: number; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
-      } | null;
-      if (!d) return null;
-      const status = d.status ?? {};
-      const progressing = status.conditions?.find((c) => c.type === 'Progressing');
-      const obs = {
-        generation: d.metadata?.generation ?? 0,
-        observedGeneration: status.observedGeneration ?? 0,
-        desiredReplicas: d.spec?.replicas ?? 1,
-        replicas: status.replicas ?? 0,
-        readyReplicas: status.readyReplicas ?? 0,
-        availableReplicas: status.availableReplicas ?? 0,
-        updatedReplicas: status.updatedReplicas ?? 0,
-        ...(progressing ? { progressing: { status: progressing.status, reason: progressing.reason, message: progressing.message } } : {}),
-      };
-      const observed = obs.observedGeneration >= obs.generation;
-      const state: DeploymentObservation['state'] =
-        observed && progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded' ? 'failed'
-          : observed && obs.desiredReplicas === 0 && obs.replicas === 0 ? 'stopped'
-            : observed && obs.availableReplicas >= 1 && obs.availableReplicas >= obs.desiredReplicas && progressing?.reason === 'NewReplicaSetAvailable' ? 'complete'
-              : 'progressing';
-      return { ...obs, state };
+      const d = await driver.read({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
+      return d ? observeDeployment(d) : null;
     },
 
     /** The pods of an instance's namespace and the nodes Kubernetes placed them on (newest first). */
     async podPlacements(namespace: string): Promise<PodPlacement[]> {
       const list = await call(`list Pod in ${namespace}`, () => core.listNamespacedPod({ namespace }));
-      return list.items
-        .map((p) => ({
-          name: p.metadata?.name ?? '',
-          nodeName: p.spec?.nodeName ?? null,
-          phase: p.status?.phase ?? 'Unknown',
-          ready: (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
-          terminating: Boolean(p.metadata?.deletionTimestamp),
-          createdAt: p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp).toISOString() : null,
-        }))
-        .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
+      return newestFirst(list.items.map(placementOf));
+    },
+
+    /** Every object of a kind minispod manages, in all namespaces: one paged LIST (pages of 500). */
+    async listManaged(apiVersion: string, kind: string): Promise<KubernetesObject[]> {
+      const selector = Object.entries(MANAGED_BY).map(([k, v]) => `${k}=${v}`).join(',');
+      const items: KubernetesObject[] = [];
+      let token: string | undefined;
+      do {
+        const page = await call(`list ${kind} in all namespaces`, () => objects.list(apiVersion, kind, undefined, undefined, undefined, undefined, undefined, selector, 500, token));
+        items.push(...page.items);
+        token = page.metadata?._continue || undefined;
+      } while (token);
+      return items;
+    },
+
+    /**
+     * The reconcile pass's reads: every managed app Deployment's observation and every managed
+     * pod's placement, by namespace, in a few paged LISTs instead of two reads per instance.
+     */
+    async observeAll(): Promise<{ deployments: Map<string, DeploymentObservation>; placements: Map<string, PodPlacement[]> }> {
+      const [deployments, pods] = await Promise.all([driver.listManaged('apps/v1', 'Deployment'), driver.listManaged('v1', 'Pod')]);
+      const byNamespace = new Map<string, DeploymentObservation>();
+      for (const d of deployments) if (d.metadata?.name === APP_NAME && d.metadata.namespace) byNamespace.set(d.metadata.namespace, observeDeployment(d));
+      const placements = new Map<string, PodPlacement[]>();
+      for (const p of pods) {
+        const ns = p.metadata?.namespace;
+        if (ns) placements.set(ns, [...(placements.get(ns) ?? []), placementOf(p)]);
+      }
+      for (const [ns, list] of placements) placements.set(ns, newestFirst(list));
+      return { deployments: byNamespace, placements };
     },
 
     /** The app's log from its newest running pod (tailLines as kubectl logs --tail); null when no pod runs. */

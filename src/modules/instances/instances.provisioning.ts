@@ -238,34 +238,6 @@ export async function reconcileInstance(deps: InstancesDeps, instanceId: string,
   return { observed: obs.state, changed };
 }
 
-/** The every-minute pass: live instances, least recently reconciled first, in batches. */
-export async function reconcileLive(deps: InstancesDeps, clock: Clock, options: { limit?: number; batch?: number } = {}) {
-  if (!deps.cluster.driver) return { reconciled: 0 };
-  const rows = await deps.db.serviceInstance.findMany({
-    where: { status: { in: ['PROVISIONING', 'RUNNING', 'DEGRADED', 'DELETING'] } },
-    orderBy: [{ lastReconciledAt: { sort: 'asc', nulls: 'first' } }, { id: 'asc' }],
-    take: options.limit ?? 2000,
-    select: { id: true },
-  });
-  let failed = 0;
-  // Each reconcile mostly waits on the API server: a wider batch keeps more of them in flight.
-  const size = options.batch ?? 30;
-  for (let i = 0; i < rows.length; i += size) {
-    const results = await Promise.allSettled(rows.slice(i, i + size).map((r) => reconcileInstance(deps, r.id, clock)));
-    for (const r of results) if (r.status === 'rejected') failed += 1;
-  }
-  if (failed > 0) deps.logger.warn(`Reconcile: ${failed} of ${rows.length} instance(s) could not be read from the cluster; the next pass retries them`);
-  // PENDING instances of live subscriptions with no provision job under way (created while the
-  // cluster was off, or by the seed) are queued; the queue keeps one job per instance.
-  const waiting = await deps.db.serviceInstance.findMany({
-    where: { status: 'PENDING', provisionAttempts: 0, createdAt: { lt: new Date(clock.now().getTime() - 60_000) }, subscription: { status: { in: ['PENDING', 'ACTIVE', 'PAST_DUE'] } } },
-    select: { id: true },
-    take: 500,
-  });
-  for (const w of waiting) await deps.jobs.send(INSTANCE_QUEUES.provision, { instanceId: w.id }, { singletonKey: w.id });
-  return { reconciled: rows.length - failed, failed, queued: waiting.length };
-}
-
 /** Carries out a subscription's instance effect: queues the instance job (the hook the subscriptions module calls after commit). */
 export function instanceEffects(deps: Pick<InstancesDeps, 'db' | 'jobs' | 'logger'>) {
   const queueOf = { provision: INSTANCE_QUEUES.provision, resume: INSTANCE_QUEUES.provision, stop: INSTANCE_QUEUES.stop, delete: INSTANCE_QUEUES.delete } as const;
