@@ -21,6 +21,8 @@ export interface BenchData {
   userPassword: string;
   userEmails: string[];
   searchTerms: string[];
+  /** Distinct GET /workers?search= terms: node names and IP addresses, each matching a few nodes. */
+  nodeSearchTerms: string[];
   stop: () => Promise<void>;
 }
 
@@ -127,7 +129,13 @@ export async function prepareDatabase(options: BenchOptions, log: (line: string)
       .map((i) => `user${i}@bench.minispod.test`);
     // Full names match a handful of users each: the selective search a person types.
     const searchTerms = FIRST.slice(0, 10).flatMap((f, i) => [`${f} ${LAST[(i * 3) % LAST.length]}`, `${f.toLowerCase()} ${LAST[(i * 7 + 1) % LAST.length]?.toLowerCase()}`]);
-    return { url: embedded.url, agents, admin, userPassword, userEmails, searchTerms, stop };
+    // What an operator types to find a node: its name, or its IP address (which also matches the
+    // few whose last octet extends it). A name number above a tenth of the fleet is no prefix of another's.
+    const tenth = Math.floor(options.nodes / 10);
+    const nodeAt = (k: number) => tenth + 1 + ((k * 7919) % (options.nodes - tenth));
+    const ipOf = (i: number) => `10.${(i >> 16) % 256}.${(i >> 8) % 256}.${i % 256}`;
+    const nodeSearchTerms = [...Array.from({ length: 14 }, (_, k) => `bench-node-${nodeAt(k)}`), ...Array.from({ length: 6 }, (_, k) => ipOf(nodeAt(100 + k)))];
+    return { url: embedded.url, agents, admin, userPassword, userEmails, searchTerms, nodeSearchTerms, stop };
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;

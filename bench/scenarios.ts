@@ -18,6 +18,7 @@ export interface Targets {
 }
 
 const API = '/api/v1';
+const FLEET_CONNECTIONS = 10;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 /** Throughput scenarios, in the order they run: the ceiling first, then the API's hot paths. */
@@ -54,12 +55,22 @@ export function throughputScenarios(data: BenchData, t: Targets, o: BenchOptions
       },
     },
     { name: 'workers-list', description: 'GET /workers?limit=10&status=ACTIVE', spec: { ...api, method: 'GET', paths: [`${API}/workers?limit=10&status=ACTIVE`], headers: admin } },
-    { name: 'workers-stats', description: `GET /workers/stats over ${o.nodes} nodes`, spec: { ...api, method: 'GET', paths: [`${API}/workers/stats`], headers: admin } },
+    // The dashboard's fleet pages: a handful of operators at once (issue 15 measures them at 10 connections).
+    {
+      name: 'workers-search',
+      description: `GET /workers?search=<node name or IP>, ${data.nodeSearchTerms.length} different terms over ${o.nodes} nodes, ${FLEET_CONNECTIONS} connections`,
+      spec: { ...api, connections: FLEET_CONNECTIONS, method: 'GET', paths: data.nodeSearchTerms.map((s) => `${API}/workers?search=${encodeURIComponent(s)}`), headers: admin },
+    },
+    {
+      name: 'workers-stats',
+      description: `GET /workers/stats over ${o.nodes} nodes, ${FLEET_CONNECTIONS} connections`,
+      spec: { ...api, connections: FLEET_CONNECTIONS, method: 'GET', paths: [`${API}/workers/stats`], headers: admin },
+    },
     { name: 'services', description: 'GET /services (public, no token)', spec: { ...api, method: 'GET', paths: [`${API}/services`], headers: [{}] } },
     { name: 'services-public', description: 'GET /services/public (user token)', spec: { ...api, method: 'GET', paths: [`${API}/services/public`], headers: [bearer(t.userToken)] } },
     {
       name: 'users-search',
-      description: `GET /users?search=<full name> over ${o.users} users`,
+      description: `GET /users?search=<full name>, ${data.searchTerms.length} different terms over ${o.users} users`,
       spec: { ...api, method: 'GET', paths: data.searchTerms.map((s) => `${API}/users?search=${encodeURIComponent(s)}`), headers: admin },
     },
   ];

@@ -9,3 +9,6 @@ CREATE UNIQUE INDEX "subscriptions_live_user_service_key" ON "subscriptions"("us
 
 -- Transaction numbers TRX-YYYYMM-000001
 CREATE SEQUENCE "transaction_number_seq";
+
+-- The node search (workers.list.ts): one trigram index on the searched columns joined by newlines
+CREATE INDEX "worker_nodes_search_trgm_idx" ON "worker_nodes" USING GIN (("name" || E'\n' || "hostname" || E'\n' || "ipAddress" || E'\n' || "operatingSystem" || E'\n' || "architecture" || E'\n' || "cpuArchitecture") gin_trgm_ops);

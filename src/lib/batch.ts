@@ -190,3 +190,46 @@ export function createSharedRuns<R>(): (key: string, run: () => Promise<R>) => P
     return runs.map(() => shared);
   });
 }
+
+export interface Snapshot<R> {
+  value: R;
+  /** When the run that computed it started. */
+  computedAt: Date;
+}
+
+/**
+ * A result shared by every caller for up to `maxAgeMs`, for an aggregate whose cost grows with
+ * the data while its callers only need it recent. A caller gets the latest result while it is
+ * younger than `maxAgeMs`; once it is half that age, one run refreshes it in the background, so
+ * under steady load nobody waits and the database runs it at most about every `maxAgeMs / 2`,
+ * however many callers there are. Only the first caller, or one after a quiet spell longer than
+ * `maxAgeMs`, waits for a run. `maxAgeMs` 0: every caller gets a run started after it asked
+ * (createCoalescer).
+ */
+export function createSnapshot<R>(run: () => Promise<R>, { maxAgeMs, now = Date.now }: { maxAgeMs: number; now?: () => number }): () => Promise<Snapshot<R>> {
+  const timed = async (): Promise<Snapshot<R>> => {
+    const computedAt = new Date(now());
+    return { value: await run(), computedAt };
+  };
+  if (maxAgeMs <= 0) return createCoalescer(timed);
+  let latest: Snapshot<R> | undefined;
+  let refreshing: Promise<Snapshot<R>> | undefined;
+  const refresh = () => {
+    refreshing ??= timed()
+      .then((snap) => {
+        if (!latest || snap.computedAt >= latest.computedAt) latest = snap;
+        return snap;
+      })
+      .finally(() => {
+        refreshing = undefined;
+      });
+    return refreshing;
+  };
+  return async () => {
+    const age = latest ? now() - latest.computedAt.getTime() : Infinity;
+    if (!latest || age >= maxAgeMs) return refresh();
+    // A failed background refresh is left to the caller that next needs a fresh result.
+    if (age >= maxAgeMs / 2) refresh().catch(() => undefined);
+    return latest;
+  };
+}

@@ -62,6 +62,7 @@ const envSchema = z.object({
   REDIS_KEY_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/, 'letters, digits and _ : . - (at most 64)').default('minispod:'),
   HEARTBEAT_GRACE_SECONDS: int(5, 86_400).default(90),
   SWEEPER_INTERVAL_SECONDS: int(0, 3600).default(15),
+  WORKER_STATS_MAX_AGE_MS: int(0, 60_000).default(2000),
   JOBS_ENABLED: bool.default(true),
   JOBS_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case PostgreSQL schema name').default('pgboss'),
   JOBS_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.5).max(60).default(2),
@@ -137,6 +138,8 @@ export interface Config {
   redis: { url?: string; keyPrefix: string };
   heartbeatGraceSeconds: number;
   sweeperIntervalSeconds: number;
+  /** How old GET /workers/stats may be (it reads every node); 0: computed for every request. */
+  workerStatsMaxAgeMs: number;
   jobs: { enabled: boolean; schema: string; pollIntervalSeconds: number; timezone: string };
   mail: { smtpUrl?: string; from: string; publicAppUrl: string };
   /** Base64 of the 32-byte key that seals stored secrets (src/lib/crypto.ts). */
@@ -293,6 +296,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
     redis: { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX },
     heartbeatGraceSeconds: env.HEARTBEAT_GRACE_SECONDS,
     sweeperIntervalSeconds: env.SWEEPER_INTERVAL_SECONDS,
+    workerStatsMaxAgeMs: env.WORKER_STATS_MAX_AGE_MS,
     jobs: { enabled: env.JOBS_ENABLED, schema: env.JOBS_SCHEMA, pollIntervalSeconds: env.JOBS_POLL_INTERVAL_SECONDS, timezone: env.BILLING_TIMEZONE },
     billing: { graceDays: env.BILLING_GRACE_DAYS, retentionDays: env.BILLING_RETENTION_DAYS, timezone: env.BILLING_TIMEZONE },
     appsDomain: env.APPS_DOMAIN,

@@ -58,8 +58,11 @@ describe('GET /api/v1/workers/stats', () => {
     await createNode(db, { cpuCores: 2, totalMemory: 4096n, totalStorage: 20000n, lastHeartbeat: ago(100) });
     await createNode(db, { status: 'INACTIVE', cpuCores: 2, totalMemory: 2048n, totalStorage: 10000n, lastHeartbeat: ago(3600) });
 
+    const before = Date.now();
     const res = await ctx.request.get('/api/v1/workers/stats').set('Authorization', admin).expect(200);
+    expect(Date.parse(res.body.data.computedAt)).toBeGreaterThanOrEqual(before);
     expect(res.body.data).toEqual({
+      computedAt: expect.any(String),
       total: 5,
       byStatus: { ACTIVE: 1, INACTIVE: 1, MAINTENANCE: 1, PENDING: 1, NOT_READY: 1 },
       ready: 1,
@@ -75,6 +78,26 @@ describe('GET /api/v1/workers/stats', () => {
       utilization: { cpu: 17.97, memory: 20.34, storage: 33.71, pods: 7.25 },
       instances: { total: 0, byStatus: { PENDING: 0, PROVISIONING: 0, RUNNING: 0, DEGRADED: 0, STOPPED: 0, FAILED: 0, DELETING: 0, DELETED: 0 }, onNodes: 0 },
     });
+  });
+});
+
+describe('GET /api/v1/workers/stats with WORKER_STATS_MAX_AGE_MS', () => {
+  it('answers every request from one snapshot while it is younger than the limit, and says when it was computed', async () => {
+    const snapshotCtx = createTestContext({ env: { DATABASE_URL: url, HEARTBEAT_GRACE_SECONDS: String(GRACE), WORKER_STATS_MAX_AGE_MS: '60000' } });
+    try {
+      await createNode(db, { lastHeartbeat: ago(1) });
+      const first = (await snapshotCtx.request.get('/api/v1/workers/stats').set('Authorization', admin).expect(200)).body.data;
+      await createNode(db, { lastHeartbeat: ago(1) });
+      const second = (await snapshotCtx.request.get('/api/v1/workers/stats').set('Authorization', admin).expect(200)).body.data;
+      expect(first).toMatchObject({ total: 1, online: 1 });
+      expect(second).toEqual(first);
+      // With 0 (the tests' default) every request is computed after it arrived.
+      const fresh = (await ctx.request.get('/api/v1/workers/stats').set('Authorization', admin).expect(200)).body.data;
+      expect(fresh).toMatchObject({ total: 2, online: 2 });
+      expect(Date.parse(fresh.computedAt)).toBeGreaterThan(Date.parse(first.computedAt));
+    } finally {
+      await snapshotCtx.close();
+    }
   });
 });
 
@@ -303,5 +326,27 @@ describe('worker_nodes storage', () => {
     }
     const [table] = await db.$queryRaw<{ reloptions: string[] | null }[]>`SELECT reloptions FROM pg_class WHERE relname = 'worker_nodes'`;
     expect(table?.reloptions).toContain('fillfactor=70');
+  });
+
+  it('writes a heartbeat that repeats the architecture and OS (columns of the search index) as a HOT update; a new OS is not', async () => {
+    await db.$executeRawUnsafe('CREATE EXTENSION IF NOT EXISTS pageinspect');
+    const { node, auth } = await createNode(db);
+    // Whether the node's current row version is a heap-only tuple (HEAP_ONLY_TUPLE in t_infomask2): written without touching any index.
+    const heapOnly = async () => {
+      const [row] = await db.$queryRaw<{ hot: boolean }[]>`
+        SELECT (p.t_infomask2 & 32768) <> 0 AS hot
+        FROM worker_nodes w, heap_page_items(get_raw_page('worker_nodes', ((w.ctid::text::point)[0])::int)) p
+        WHERE w.id = ${node.id} AND p.lp = ((w.ctid::text::point)[1])::int`;
+      return row?.hot;
+    };
+    const facts = { architecture: node.architecture, cpuArchitecture: node.cpuArchitecture, operatingSystem: node.operatingSystem };
+    // The first one makes the node ACTIVE and ready: indexed columns that change, so not HOT.
+    await ctx.request.post(`/api/v1/workers/${node.id}/heartbeat`).set('Authorization', auth).send({ isReady: true }).expect(200);
+    await ctx.request.post(`/api/v1/workers/${node.id}/heartbeat`).set('Authorization', auth).send({ isReady: true, ...facts }).expect(200);
+    expect(await heapOnly()).toBe(true);
+    await ctx.request.post(`/api/v1/workers/${node.id}/resources`).set('Authorization', auth).send({ allocatedCPU: 1, allocatedMemory: 2048, currentPods: 3 }).expect(200);
+    expect(await heapOnly()).toBe(true);
+    await ctx.request.post(`/api/v1/workers/${node.id}/heartbeat`).set('Authorization', auth).send({ isReady: true, ...facts, operatingSystem: 'Ubuntu 24.04 LTS' }).expect(200);
+    expect(await heapOnly()).toBe(false);
   });
 });

@@ -271,6 +271,15 @@ describe('GET /api/v1/workers', () => {
     expect(ipRes.body.data.workers.map((w: { id: string }) => w.id)).toContain(byIp.node.id);
   });
 
+  it('matches a search within one column, never across two (the index reads them joined by newlines)', async () => {
+    const { node } = await createNode(db);
+    const across = `${node.name.slice(-6)}\n${node.hostname.slice(0, 6)}`;
+    const res = await request.get('/api/v1/workers').query({ search: across }).set('Authorization', admin).expect(200);
+    expect(res.body.data.pagination.total).toBe(0);
+    const within = await request.get('/api/v1/workers').query({ search: node.name.slice(-6) }).set('Authorization', admin).expect(200);
+    expect(within.body.data.workers.map((w: { id: string }) => w.id)).toContain(node.id);
+  });
+
   it('treats % and _ in the search as literal characters', async () => {
     const res = await request.get('/api/v1/workers').query({ search: '%_%' }).set('Authorization', admin).expect(200);
     expect(res.body.data.pagination.total).toBe(0);

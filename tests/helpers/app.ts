@@ -40,6 +40,8 @@ export function testConfig(env: Partial<Record<keyof Env, string>> = {}): Readon
       AUTH_RATE_LIMIT_MAX: '0',
       AUTH_RATE_LIMIT_ACCOUNT_MAX: '0',
       AUTH_RATE_LIMIT_ACCOUNT_CEILING: '0',
+      // Fleet statistics computed for every request, so a test reads what it just wrote.
+      WORKER_STATS_MAX_AGE_MS: '0',
       LOG_FILES: 'false',
       DATA_DIR: '.data/test',
       ...env,

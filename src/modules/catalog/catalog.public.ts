@@ -1,5 +1,5 @@
 import { paginate } from '../../lib/http/index.js';
-import { containsPattern, pageWithTotal, type Sql } from '../../lib/sql.js';
+import { containsPattern, pageWithTotal, prepareSearch, type Sql } from '../../lib/sql.js';
 import { toPublicService, type PublicServiceRow as PublicRow } from './catalog.mapper.js';
 import type { AdminListQuery, PublicListQuery } from './catalog.schemas.js';
 
@@ -43,5 +43,6 @@ export async function listPublicServices(sql: Sql, q: PublicListQuery) {
 /** GET /services without an administrator: every active service, as a bare array (the dashboard's catalog page). */
 export async function listActiveServices(sql: Sql, q: AdminListQuery) {
   const { where, values } = activeWhere(q);
-  return (await sql<PublicRow>(`SELECT ${PUBLIC_COLUMNS} FROM service_catalog ${where} ORDER BY ${orderOf(q)}`, values, { share: true })).map(toPublicService);
+  const options = { share: true, prepare: prepareSearch(q.search) };
+  return (await sql<PublicRow>(`SELECT ${PUBLIC_COLUMNS} FROM service_catalog ${where} ORDER BY ${orderOf(q)}`, values, options)).map(toPublicService);
 }

@@ -235,6 +235,9 @@ export const resourcesResultSchema = z.object({
 
 const percent = z.number().openapi({ description: 'Percent of capacity, two decimals' });
 export const statsSchema = z.object({
+  computedAt: z.iso.datetime().openapi({
+    description: 'When these figures were computed: online means a heartbeat within heartbeatGraceSeconds before it. At most WORKER_STATS_MAX_AGE_MS (default 2 s) old; one snapshot serves every request meanwhile.',
+  }),
   total: z.number().int(),
   byStatus: z.object(Object.fromEntries(NODE_STATUSES.map((s) => [s, z.number().int()])) as Record<(typeof NODE_STATUSES)[number], z.ZodNumber>),
   ready: z.number().int(),

@@ -85,8 +85,9 @@ const mbText = (value: number | string) => (typeof value === 'string' ? value : 
 
 /**
  * Fleet statistics in one aggregate query: a single pass over worker_nodes, a few milliseconds
- * for 20,000 nodes. Utilisation is allocation over capacity of all registered nodes, in percent
- * with two decimals (0 when there is no capacity).
+ * for 20,000 nodes (the controller shares one result between requests). Utilisation is allocation
+ * over capacity of all registered nodes, in percent with two decimals (0 when there is no
+ * capacity); online and offline are as of `computedAt`.
  */
 export async function nodeStats(sql: Sql, clock: Clock) {
   const values = [heartbeatCutoff(clock).toISOString()];
@@ -96,6 +97,7 @@ export async function nodeStats(sql: Sql, clock: Clock) {
   if (!row || !inst) throw new Error('aggregate query returned no row');
   const byStatus = Object.fromEntries(INSTANCE_STATUSES.map((st) => [st, inst[st]])) as Record<(typeof INSTANCE_STATUSES)[number], number>;
   return {
+    computedAt: clock.now.toISOString(),
     total: row.total,
     byStatus: { ACTIVE: row.active, INACTIVE: row.inactive, MAINTENANCE: row.maintenance, PENDING: row.pending, NOT_READY: row.not_ready },
     ready: row.ready,
