@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Db, DbClient, Prisma } from './db.js';
 import type { Clock } from './jobs.js';
+import type { RawClient } from './sql-transaction.js';
 
 /**
  * The transactional outbox. A change and the DomainEvent that describes it are written in one
@@ -29,12 +30,20 @@ export interface EventRow {
 /** `evt_` + a time-ordered, random id: sortable in logs, unguessable, and the `webhook-id` of its deliveries. */
 export const newEventId = (now = new Date()) => `evt_${now.getTime().toString(36).padStart(9, '0')}${randomBytes(10).toString('hex')}`;
 
-/** Writes an event inside the caller's transaction; returns its id. */
-export async function recordEvent(tx: DbClient, event: NewEvent, now = new Date()): Promise<string> {
+/** Writes an event inside the caller's transaction (Prisma's or a SqlTransaction); returns its id. */
+export async function recordEvent(tx: RawClient, event: NewEvent, now = new Date()): Promise<string> {
   const id = newEventId(now);
-  await tx.domainEvent.create({
-    data: { id, type: event.type, userId: event.userId ?? null, subjectType: event.subjectType, subjectId: event.subjectId, data: event.data ?? {}, occurredAt: now },
-  });
+  // occurredAt is a timestamp(3) holding UTC wall time: the ISO text's zone is dropped by the cast.
+  await tx.$executeRawUnsafe(
+    `INSERT INTO domain_events (id, type, "userId", "subjectType", "subjectId", data, "occurredAt") VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::timestamp)`,
+    id,
+    event.type,
+    event.userId ?? null,
+    event.subjectType,
+    event.subjectId,
+    JSON.stringify(event.data ?? {}),
+    now.toISOString(),
+  );
   return id;
 }
 

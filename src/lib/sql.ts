@@ -33,7 +33,8 @@ const TIMESTAMP = 1114;
 // Columns are `timestamp(3)` holding UTC wall time; pg would read them in the process's zone.
 const parseUtcTimestamp = (value: string) => new Date(`${value.replace(' ', 'T')}Z`);
 
-const types = {
+/** pg's type parsers as Prisma types rows: int8 as bigint, `timestamp` columns (UTC wall time) as Date. */
+export const types = {
   getTypeParser: ((oid: number, format?: string) => {
     if (format !== 'binary' && oid === INT8) return (value: string) => BigInt(value);
     if (format !== 'binary' && oid === TIMESTAMP) return parseUtcTimestamp;
@@ -44,7 +45,7 @@ const types = {
 // Each distinct text is prepared once per connection under a name derived from it: parsing and
 // planning are paid once, and the set of texts is bounded (filters and sort orders are closed lists).
 const names = new Map<string, string>();
-function statementName(text: string): string {
+export function statementName(text: string): string {
   let name = names.get(text);
   if (!name) {
     name = `q_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;

@@ -83,6 +83,32 @@ describe('POST /api/v1/subscriptions', () => {
     expect((await subscribe(u.auth, again.id).expect(409)).body.code).toBe('NO_CAPACITY');
   });
 
+  it('reads as many nodes of a large fleet as it takes to cover what waiting instances owe, and refuses past the whole fleet', async () => {
+    const pool = await createPool(db, 0);
+    // 600 nodes with 500m free each: 250,000m in the first 500, 300,000m in all.
+    await db.$executeRawUnsafe(
+      `INSERT INTO worker_nodes (id, name, hostname, "ipAddress", "cpuArchitecture", architecture, "operatingSystem", "cpuCores", "allocatedCPU", "totalMemory", "totalStorage", status, "isReady", "isSchedulable", labels, "updatedAt")
+       SELECT $1 || i, $1 || i, $1 || i || '.test', '10.9.0.1', 'amd64', 'x86_64', 'linux', 1, 0.5, 4096, 10240, 'ACTIVE', true, true, $2::jsonb, now() FROM generate_series(1, 600) i`,
+      `fleet-${pool.selector['minispod.test/pool']}-`,
+      JSON.stringify(pool.selector),
+    );
+    const plan = await createPlan(db, pool, { cpuRequest: '500m', cpuLimit: '500m', memRequest: '64Mi', memLimit: '64Mi' });
+    const waiting = await customer();
+    const first = (await subscribe(waiting.auth, plan.id).expect(201)).body.data;
+    const owe = (millis: number) => db.serviceInstance.update({ where: { id: first.instance.id }, data: { cpuRequestMillis: millis } });
+    const second = await createPlan(db, pool, { cpuRequest: '500m', cpuLimit: '500m', memRequest: '64Mi', memLimit: '64Mi' });
+    const u = await customer();
+
+    await owe(299_500); // with the new 500m: exactly the fleet's 300,000m
+    const admitted = await subscribe(u.auth, second.id).expect(201);
+    await db.subscription.update({ where: { id: admitted.body.data.id }, data: { status: 'CANCELLED' } });
+    await db.serviceInstance.update({ where: { id: admitted.body.data.instance.id }, data: { status: 'DELETED' } });
+
+    await owe(299_501);
+    expect((await subscribe(u.auth, second.id).expect(409)).body.code).toBe('NO_CAPACITY');
+    expect(await db.subscription.count({ where: { userId: u.user.id, status: 'PENDING' } })).toBe(0);
+  });
+
   it('refuses a second live subscription to the same service (409 ALREADY_SUBSCRIBED) and a sold-out service (409 SOLD_OUT)', async () => {
     const { pool, service, auth } = await setup();
     await subscribe(auth, service.id).expect(201);

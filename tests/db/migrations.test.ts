@@ -25,6 +25,7 @@ async function snapshot(url: string): Promise<Record<string, string[]>> {
       constraints: await q(`SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) AS x
         FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text <> '_prisma_migrations' ORDER BY 1`),
       sequences: await q(`SELECT sequencename AS x FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1`),
+      functions: await q(`SELECT p.oid::regprocedure::text || ' ' || md5(pg_get_functiondef(p.oid)) AS x FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace ORDER BY 1`),
       enums: await q(`SELECT t.typname || ': ' || string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) AS x
         FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY t.typname ORDER BY 1`),
     };

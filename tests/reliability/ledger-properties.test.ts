@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAppError } from '../../src/lib/errors/index.js';
 import { noJobs } from '../../src/lib/jobs.js';
-import { prorate, runRenewals, subscriptionsDeps, transition } from '../../src/modules/subscriptions/index.js';
+import { prorate, runRenewals, subscribe, subscriptionsDeps, transition } from '../../src/modules/subscriptions/index.js';
 import * as admin from '../../src/modules/subscriptions/subscriptions.admin.js';
 import * as subs from '../../src/modules/subscriptions/subscriptions.service.js';
 import { balanceOf, createPlan, createPool, createUser, fund, ledgerSum } from '../factories/index.js';
@@ -63,7 +63,7 @@ describe('the ledger under random sequences (fast-check)', () => {
           if (c.kind === 'topup') await fund(db, user.id, c.amount);
           else if (c.kind === 'subscribe') {
             await tolerate(async () => {
-              const { id } = (await subs.subscribe(deps, user.id, { serviceId: plans[c.plan]?.id as string })).subscription;
+              const { id } = (await subscribe(deps, user.id, { serviceId: plans[c.plan]?.id as string })).subscription;
               mine.push(id);
               if (c.running) await db.$transaction((tx) => transition(tx, id, 'activate', { now: new Date(now) }));
             });

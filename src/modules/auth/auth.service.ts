@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { Config } from '../../lib/config.js';
 import type { Db } from '../../lib/db.js';
 import { AppError, fieldError, forbidden, notFound } from '../../lib/errors/index.js';
 import { recordEvent } from '../../lib/events.js';
+import { newId } from '../../lib/ids.js';
 import type { JobQueue } from '../../lib/jobs.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Sql } from '../../lib/sql.js';
@@ -25,8 +25,8 @@ export interface AuthDeps {
 const invalidCredentials = () => new AppError('INVALID_CREDENTIALS', 'Invalid email or password');
 const accountDisabled = () => new AppError('ACCOUNT_DISABLED', 'This account is deactivated');
 
-/** Ids of publicly registered users: the form of Prisma's cuid, made here so the answer for a taken email can carry one too. */
-const newUserId = () => `c${Date.now().toString(36)}${BigInt(`0x${randomBytes(12).toString('hex')}`).toString(36).padStart(16, '0').slice(-16)}`;
+/** Ids of publicly registered users, made here so the answer for a taken email can carry one too. */
+const newUserId = newId;
 
 const isUniqueViolation = (err: unknown) => (err as { code?: unknown } | null)?.code === 'P2002';
 

@@ -19,6 +19,7 @@ export function subscriptionsModule(deps: ModuleDeps): ApiModule {
 }
 
 export { runDunning, runExpiry, runRenewalNotices, runRenewals } from './subscriptions.billing.js';
-export { cancelPendingWithRefund, subscribe, type SubscriptionsDeps } from './subscriptions.service.js';
+export { cancelPendingWithRefund, type SubscriptionsDeps } from './subscriptions.service.js';
+export { subscribe } from './subscriptions.subscribe.js';
 export { transition, TRANSITIONS, type InstanceEffect } from './subscriptions.transitions.js';
 export { nextPeriodEnd, prorate } from './subscriptions.periods.js';

@@ -3,6 +3,7 @@ import type { DbClient, Prisma } from '../../lib/db.js';
 import { AppError } from '../../lib/errors/index.js';
 import { recordEvent } from '../../lib/events.js';
 import type { Clock } from '../../lib/jobs.js';
+import { sqlTransaction, type RawClient } from '../../lib/sql-transaction.js';
 import { postEntry } from '../wallet/index.js';
 import { addDays, anchorDayOf, nextPeriodEnd } from './subscriptions.periods.js';
 import { getSubscription, settle, type SubscriptionsDeps } from './subscriptions.service.js';
@@ -30,7 +31,7 @@ interface Locked {
 }
 
 /** The subscription, locked, if it still meets `condition` (whose `$2`, when it has one, is `at`). */
-const lockDue = async (tx: DbClient, id: string, condition: string, at?: Date) =>
+const lockDue = async (tx: RawClient, id: string, condition: string, at?: Date) =>
   (
     await tx.$queryRawUnsafe<Locked[]>(
       `SELECT id, "userId", "serviceId", status::text, "currentPeriodEnd", "billingAnchorDay", "priceAmount", "pendingServiceId", "cancelAtPeriodEnd", "graceEndsAt", "suspendedAt"
@@ -43,18 +44,24 @@ const lockDue = async (tx: DbClient, id: string, condition: string, at?: Date) =
 const NOW = `($2::timestamptz AT TIME ZONE 'UTC')`;
 
 /** The next period's plan: a scheduled downgrade applies first. */
-async function nextPlan(tx: DbClient, sub: Locked) {
+async function nextPlan(tx: RawClient, sub: Locked) {
   const current = { serviceId: sub.serviceId, price: sub.priceAmount, name: undefined as string | undefined };
   if (!sub.pendingServiceId) return current;
-  const next = await tx.serviceCatalog.findUnique({ where: { id: sub.pendingServiceId }, select: { id: true, monthlyPrice: true, displayName: true } });
   // The customer subscribed to that plan separately meanwhile: the downgrade would make two live
   // subscriptions to one service, so this one renews on its current plan.
-  const taken = next && (await tx.subscription.findFirst({ where: { userId: sub.userId, serviceId: next.id, status: { in: ['PENDING', 'ACTIVE', 'PAST_DUE', 'SUSPENDED'] }, id: { not: sub.id } }, select: { id: true } }));
-  return next && !taken ? { serviceId: next.id, price: next.monthlyPrice, name: next.displayName } : current;
+  const [next] = await tx.$queryRawUnsafe<{ id: string; monthlyPrice: number; displayName: string; taken: boolean }[]>(
+    `SELECT c.id, c."monthlyPrice", c."displayName",
+       EXISTS (SELECT 1 FROM subscriptions o WHERE o."userId" = $2 AND o."serviceId" = c.id AND o.status IN ('PENDING', 'ACTIVE', 'PAST_DUE', 'SUSPENDED') AND o.id <> $3) AS taken
+     FROM service_catalog c WHERE c.id = $1`,
+    sub.pendingServiceId,
+    sub.userId,
+    sub.id,
+  );
+  return next && !next.taken ? { serviceId: next.id, price: next.monthlyPrice, name: next.displayName } : current;
 }
 
 /** Charges the period that starts at the current one's end; the ledger row, or undefined when the balance is short. */
-async function chargeNextPeriod(tx: DbClient, sub: Locked, plan: { serviceId: string; price: number }, now: Date) {
+async function chargeNextPeriod(tx: RawClient, sub: Locked, plan: { serviceId: string; price: number }, now: Date) {
   return postEntry(tx, {
     userId: sub.userId,
     type: 'CHARGE',
@@ -69,7 +76,7 @@ async function chargeNextPeriod(tx: DbClient, sub: Locked, plan: { serviceId: st
 /** ACTIVE at its period's end: cancel if asked, else charge the next period or fall PAST_DUE. */
 async function renewOne(deps: SubscriptionsDeps, id: string, now: Date): Promise<TransitionResult | undefined> {
   const tz = deps.config.billing.timezone;
-  return deps.db.$transaction(async (tx) => {
+  return sqlTransaction(deps.db, async (tx) => {
     const sub = await lockDue(tx, id, `status = 'ACTIVE' AND "currentPeriodEnd" <= ${NOW}`, now);
     if (!sub) return undefined;
     if (sub.cancelAtPeriodEnd) return transition(tx, id, 'cancelAtPeriodEnd', { now, data: { cancelledAt: sub.currentPeriodEnd } });
@@ -92,7 +99,7 @@ async function renewOne(deps: SubscriptionsDeps, id: string, now: Date): Promise
 
 /** PAST_DUE: charge the overdue period, or suspend once the grace has run out. */
 async function retryPastDue(deps: SubscriptionsDeps, id: string, now: Date): Promise<TransitionResult | undefined> {
-  return deps.db.$transaction(async (tx) => {
+  return sqlTransaction(deps.db, async (tx) => {
     const sub = await lockDue(tx, id, `status = 'PAST_DUE'`);
     if (!sub) return undefined;
     if (sub.cancelAtPeriodEnd) return transition(tx, id, 'cancelAtPeriodEnd', { now, data: { cancelledAt: now, graceEndsAt: null } });
@@ -118,7 +125,7 @@ async function retryPastDue(deps: SubscriptionsDeps, id: string, now: Date): Pro
 /** SUSPENDED for non-payment: a payment restarts the period from now. */
 async function retrySuspended(deps: SubscriptionsDeps, id: string, now: Date): Promise<TransitionResult | undefined> {
   const tz = deps.config.billing.timezone;
-  return deps.db.$transaction(async (tx) => {
+  return sqlTransaction(deps.db, async (tx) => {
     const sub = await lockDue(tx, id, `status = 'SUSPENDED' AND "suspendedBy" = 'BILLING'`);
     if (!sub) return undefined;
     const plan = await nextPlan(tx, sub);
@@ -184,7 +191,7 @@ export async function runExpiry(deps: SubscriptionsDeps, { clock }: { clock: Clo
   const now = clock.now();
   const cutoff = addDays(now, -deps.config.billing.retentionDays);
   const expireOne: One = (d, id, at) =>
-    d.db.$transaction(async (tx) => {
+    sqlTransaction(d.db, async (tx) => {
       const sub = await lockDue(tx, id, `((status = 'SUSPENDED' AND "suspendedAt" <= ${NOW}) OR (status = 'CANCELLED' AND "endedAt" <= ${NOW}))`, cutoff);
       return sub ? transition(tx, id, 'expire', { now: at }) : undefined;
     });

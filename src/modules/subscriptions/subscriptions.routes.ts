@@ -7,6 +7,7 @@ import type { ModuleDeps } from '../types.js';
 import * as admin from './subscriptions.admin.js';
 import { payNow } from './subscriptions.billing.js';
 import * as subs from './subscriptions.service.js';
+import { subscribe } from './subscriptions.subscribe.js';
 import { subscriptionSchema } from './subscriptions.view.js';
 
 const callerId = (req: Request) => (req.user as NonNullable<Request['user']>).id;
@@ -65,7 +66,7 @@ export function subscriptionsRoutes(deps: ModuleDeps, svc: subs.SubscriptionsDep
       handler: async ({ body, req, res }) => {
         const key = idempotencyKey(req);
         if (key === null) throw fieldError('Idempotency-Key', 'Idempotency-Key must be 8 to 128 printable ASCII characters');
-        const result = await subs.subscribe(svc, callerId(req), body, key);
+        const result = await subscribe(svc, callerId(req), body, key);
         (result.replayed ? ok : created)(res, result.subscription, result.replayed ? 'Subscription already created with this Idempotency-Key' : 'Subscription created');
       },
     }),

@@ -1,14 +1,12 @@
 import type { Config } from '../../lib/config.js';
 import type { Db, DbClient } from '../../lib/db.js';
 import { AppError, notFound } from '../../lib/errors/index.js';
-import { recordEvent } from '../../lib/events.js';
 import type { JobQueue } from '../../lib/jobs.js';
 import type { Logger } from '../../lib/logger.js';
-import { charge, ensureWallet } from '../wallet/index.js';
-import { assertCapacity, lockAdmission } from './subscriptions.admission.js';
-import { anchorDayOf, nextPeriodEnd, prorate } from './subscriptions.periods.js';
+import { charge } from '../wallet/index.js';
+import { prorate } from './subscriptions.periods.js';
 import { transition, type InstanceEffect, type TransitionResult } from './subscriptions.transitions.js';
-import { newInstanceFields, SUBSCRIPTION_INCLUDE, toSubscriptionView } from './subscriptions.view.js';
+import { SUBSCRIPTION_INCLUDE, toSubscriptionView } from './subscriptions.view.js';
 
 /** Carries out an instance effect after the commit (the instances module; a no-op until it is wired). */
 export type InstanceHook = (effect: InstanceEffect, subscriptionId: string) => void;
@@ -39,85 +37,6 @@ export async function getOwned(db: DbClient, userId: string | undefined, id: str
 }
 
 export const getSubscription = async ({ db }: SubscriptionsDeps, userId: string | undefined, id: string) => toSubscriptionView(await getOwned(db, userId, id));
-
-const isUniqueViolation = (err: unknown, target: string) => {
-  const e = err as { code?: string; meta?: { target?: unknown; driverAdapterError?: { cause?: { constraint?: { index?: string; fields?: string[] } } } }; message?: string };
-  if (e.code !== 'P2002') return false;
-  return JSON.stringify(e.meta ?? {}).includes(target) || (e.message ?? '').includes(target);
-};
-
-/**
- * Subscribes `userId` to a service: checks, the first period's CHARGE, the subscription and its
- * PENDING instance, and the event, in one transaction. With an Idempotency-Key a replay (even a
- * concurrent one) returns the first result instead of charging again.
- */
-export async function subscribe(deps: SubscriptionsDeps, userId: string, input: { serviceId: string }, idempotencyKey?: string) {
-  const { db, config } = deps;
-  const key = idempotencyKey ? `${userId}:${idempotencyKey}` : undefined;
-  const replay = async () => {
-    const first = key ? await db.subscription.findUnique({ where: { idempotencyKey: key }, include: SUBSCRIPTION_INCLUDE }) : null;
-    if (first && first.serviceId !== input.serviceId) throw new AppError('CONFLICT', 'This Idempotency-Key was used for a different request', { errors: [{ field: 'Idempotency-Key', message: 'already used for another service' }] });
-    return first ? { subscription: toSubscriptionView(first), replayed: true } : undefined;
-  };
-  const earlier = await replay();
-  if (earlier) return earlier;
-  const now = clock(deps);
-  try {
-    const id = await db.$transaction(
-      async (tx) => {
-        await ensureWallet(tx, userId, config.currency);
-        if (key && (await tx.subscription.findUnique({ where: { idempotencyKey: key }, select: { id: true } }))) return undefined;
-        const service = await tx.serviceCatalog.findUnique({ where: { id: input.serviceId } });
-        if (!service || service.status !== 'ACTIVE') throw notFound('service', input.serviceId);
-        if (!service.dockerImage || !service.containerPort) throw new AppError('SERVICE_NOT_DEPLOYABLE', `${service.displayName} has no image or port yet and cannot be subscribed to`);
-        const live = { serviceId: service.id, status: { in: [...LIVE_STATUSES] } };
-        if (await tx.subscription.findFirst({ where: { ...live, userId }, select: { id: true } })) throw alreadySubscribed();
-
-        const tz = config.billing.timezone;
-        const anchor = anchorDayOf(now, tz);
-        const periodEnd = nextPeriodEnd(now, anchor, tz);
-        // The partial unique index settles two concurrent subscribes of one user to one service; the
-        // charge settles a balance that covers only one of several.
-        const sub = await tx.subscription.create({
-          data: { userId, serviceId: service.id, status: 'PENDING', startDate: now, currentPeriodStart: now, currentPeriodEnd: periodEnd, billingAnchorDay: anchor, priceAmount: service.monthlyPrice, currency: service.currency, idempotencyKey: key ?? null, createdAt: now },
-        });
-        const trx = await charge(tx, {
-          userId,
-          type: 'CHARGE',
-          amount: -service.monthlyPrice,
-          description: `${service.displayName}, first month`,
-          idempotencyKey: `charge:${sub.id}:${now.toISOString()}`,
-          subscriptionId: sub.id,
-          now,
-        });
-        await recordEvent(
-          tx,
-          { type: 'subscription.created', userId, subjectType: 'subscription', subjectId: sub.id, data: { subscriptionId: sub.id, serviceId: service.id, status: 'PENDING', transactionId: trx.id, transactionNumber: trx.number, amount: service.monthlyPrice } },
-          now,
-        );
-
-        // Stock and room are decided one subscribe at a time, as late as possible (the lock is
-        // held until the commit), so the last slot of a service or of the fleet is sold once.
-        await lockAdmission(tx);
-        if (service.maxInstances !== null && (await tx.subscription.count({ where: { ...live, id: { not: sub.id } } })) >= service.maxInstances) {
-          throw new AppError('SOLD_OUT', `${service.displayName} is sold out`);
-        }
-        await assertCapacity(tx, service);
-        await tx.serviceInstance.create({ data: { subscriptionId: sub.id, ...newInstanceFields(service, config.appsDomain), lastTransitionAt: now, createdAt: now } });
-        return sub.id;
-      },
-      { timeout: 15_000 },
-    );
-    if (!id) return (await replay()) as NonNullable<Awaited<ReturnType<typeof replay>>>;
-    settle(deps, [{ id, status: 'PENDING', userId, instance: 'provision' }]);
-    return { subscription: toSubscriptionView(await getOwned(db, userId, id)), replayed: false };
-  } catch (err) {
-    // A concurrent twin committed first: the same key is a replay, the same service a duplicate.
-    if (key && isUniqueViolation(err, 'idempotencyKey')) return (await replay()) as NonNullable<Awaited<ReturnType<typeof replay>>>;
-    if (isUniqueViolation(err, 'subscriptions_live_user_service_key') || isUniqueViolation(err, 'userId')) throw alreadySubscribed();
-    throw err;
-  }
-}
 
 const alreadySubscribed = () => new AppError('ALREADY_SUBSCRIBED', 'You already have a live subscription to this service');
 

@@ -1,4 +1,5 @@
-import type { DbClient, Prisma } from '../../lib/db.js';
+import type { Prisma } from '../../lib/db.js';
+import type { RawClient } from '../../lib/sql-transaction.js';
 import { AppError } from '../../lib/errors/index.js';
 import { recordEvent } from '../../lib/events.js';
 import type { SubscriptionStatus } from '../../generated/prisma/enums.js';
@@ -13,7 +14,7 @@ interface Rule {
   /** The DomainEvent written with it (also its webhook type). */
   event: string;
   /** Extra conditions of the same UPDATE. */
-  where?: Prisma.SubscriptionWhereInput;
+  where?: TransitionFields;
   instance?: InstanceEffect;
 }
 
@@ -58,24 +59,54 @@ export interface TransitionResult {
 
 const TERMINAL = new Set<SubscriptionStatus>(['CANCELLED', 'EXPIRED']);
 
+/** The columns a transition may write or match, with the type each value is cast to. */
+const COLUMNS = {
+  serviceId: 'text',
+  pendingServiceId: 'text',
+  cancelReason: 'text',
+  suspendedBy: '"SuspendedBy"',
+  priceAmount: 'int',
+  billingAnchorDay: 'int',
+  cancelAtPeriodEnd: 'boolean',
+  currentPeriodStart: 'timestamp',
+  currentPeriodEnd: 'timestamp',
+  graceEndsAt: 'timestamp',
+  suspendedAt: 'timestamp',
+  cancelledAt: 'timestamp',
+  endedAt: 'timestamp',
+} as const;
+export type TransitionFields = { -readonly [K in keyof typeof COLUMNS]?: (typeof COLUMNS)[K] extends 'timestamp' ? Date | null : (typeof COLUMNS)[K] extends 'int' ? number : (typeof COLUMNS)[K] extends 'boolean' ? boolean : string | null };
+
+// Timestamps are timestamp(3) holding UTC wall time: the ISO text's zone is dropped by the cast.
+const valueOf = (v: unknown) => (v instanceof Date ? v.toISOString() : v);
+
 /**
  * Applies `name` to the subscription: one UPDATE guarded by the rule's `from` (and `where`), the
  * rule's event in the same transaction. 409 INVALID_STATE, with nothing changed, when the
- * subscription is not in a state the rule starts from.
+ * subscription is not in a state the rule starts from. Raw SQL, so that it runs in a Prisma
+ * transaction and in a SqlTransaction (the billing jobs' hot path) alike.
  */
 export async function transition(
-  tx: DbClient,
+  tx: RawClient,
   id: string,
   name: TransitionName,
-  input: { now: Date; data?: Prisma.SubscriptionUncheckedUpdateManyInput; where?: Prisma.SubscriptionWhereInput; eventData?: Prisma.InputJsonObject },
+  input: { now: Date; data?: TransitionFields; where?: TransitionFields; eventData?: Prisma.InputJsonObject },
 ): Promise<TransitionResult> {
   const rule: Rule = TRANSITIONS[name];
-  const data: Prisma.SubscriptionUncheckedUpdateManyInput = { ...input.data };
-  if (rule.to) data.status = rule.to;
+  const data: TransitionFields = { ...input.data };
   if (rule.to && TERMINAL.has(rule.to)) data.endedAt ??= input.now;
-  const [row] = await tx.subscription.updateManyAndReturn({ where: { id, status: { in: [...rule.from] }, ...rule.where, ...input.where }, data, select: { id: true, status: true, userId: true, serviceId: true } });
+  const values: unknown[] = [id, rule.from, rule.to ?? null];
+  const param = (column: string, v: unknown) => `$${values.push(valueOf(v))}::${COLUMNS[column as keyof typeof COLUMNS]}`;
+  const set = Object.entries(data).map(([c, v]) => `"${c}" = ${param(c, v)}`);
+  const match = Object.entries({ ...rule.where, ...input.where }).map(([c, v]) => `"${c}" IS NOT DISTINCT FROM ${param(c, v)}`);
+  const [row] = await tx.$queryRawUnsafe<{ status: SubscriptionStatus; userId: string; serviceId: string }[]>(
+    `UPDATE subscriptions SET status = coalesce($3::"SubscriptionStatus", status), ${[...set, `"updatedAt" = statement_timestamp() AT TIME ZONE 'UTC'`].join(', ')}
+     WHERE id = $1 AND status = ANY($2::"SubscriptionStatus"[])${match.map((m) => ` AND ${m}`).join('')}
+     RETURNING status::text AS status, "userId", "serviceId"`,
+    ...values,
+  );
   if (!row) {
-    const current = await tx.subscription.findUnique({ where: { id }, select: { status: true } });
+    const [current] = await tx.$queryRawUnsafe<{ status: string }[]>(`SELECT status::text AS status FROM subscriptions WHERE id = $1`, id);
     if (!current) throw new AppError('NOT_FOUND', `Subscription '${id}' not found`);
     throw new AppError('INVALID_STATE', `The subscription is ${current.status}: it cannot ${describe(name)} now`);
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DbClient } from '../../lib/db.js';
+import type { RawClient } from '../../lib/sql-transaction.js';
 import { AppError } from '../../lib/errors/index.js';
 import type { PaymentProvider, TransactionStatus, TransactionType } from '../../generated/prisma/enums.js';
 
@@ -54,9 +54,12 @@ const UTC = (n: number) => `$${n}::timestamptz AT TIME ZONE 'UTC'`;
 // TRX-YYYYMM-000001: the month of the row, the counter from the sequence.
 const NUMBER = (now: number) => `'TRX-' || to_char(${UTC(now)}, 'YYYYMM') || '-' || lpad(nextval('transaction_number_seq')::text, 6, '0')`;
 
+/** Makes the wallet of user $2 (id $1, currency $3), empty, unless the user has one. */
+export const ensureWalletSql = `INSERT INTO wallets (id, "userId", balance, currency, "createdAt", "updatedAt") VALUES ($1, $2, 0, $3, now(), now()) ON CONFLICT ("userId") DO NOTHING`;
+
 /** The user's wallet, created empty on first use. */
-export async function ensureWallet(tx: DbClient, userId: string, currency: string): Promise<void> {
-  await tx.$executeRawUnsafe(`INSERT INTO wallets (id, "userId", balance, currency, "createdAt", "updatedAt") VALUES ($1, $2, 0, $3, now(), now()) ON CONFLICT ("userId") DO NOTHING`, randomUUID(), userId, currency);
+export async function ensureWallet(tx: RawClient, userId: string, currency: string): Promise<void> {
+  await tx.$executeRawUnsafe(ensureWalletSql, randomUUID(), userId, currency);
 }
 
 const params = (e: Entry, status: TransactionStatus) => [
@@ -76,6 +79,10 @@ const params = (e: Entry, status: TransactionStatus) => [
   e.now.toISOString(),
 ];
 
+/** The user's balance; undefined without a wallet. */
+const balanceOf = async (tx: RawClient, userId: string) =>
+  (await tx.$queryRawUnsafe<{ balance: number }[]>(`SELECT balance FROM wallets WHERE "userId" = $1`, userId))[0]?.balance;
+
 /** wallets.balance is a PostgreSQL integer: a credit beyond this would fail as "integer out of range". */
 export const MAX_BALANCE = 2_147_483_647;
 
@@ -85,7 +92,7 @@ export const MAX_BALANCE = 2_147_483_647;
  * suffice (nothing written). A credit the balance cannot hold is refused (409). A repeated
  * idempotency key fails with the unique violation.
  */
-export async function postEntry(tx: DbClient, entry: Entry): Promise<LedgerRow | undefined> {
+export async function postEntry(tx: RawClient, entry: Entry): Promise<LedgerRow | undefined> {
   // The new balance is computed as bigint, so that one past the maximum is refused rather than overflowing.
   const rows = await tx.$queryRawUnsafe<LedgerRow[]>(
     `WITH w AS (
@@ -99,26 +106,26 @@ export async function postEntry(tx: DbClient, entry: Entry): Promise<LedgerRow |
      RETURNING ${COLUMNS}`,
     ...params(entry, 'SUCCEEDED'),
   );
-  if (!rows[0] && entry.amount > 0 && (await tx.wallet.findUnique({ where: { userId: entry.userId }, select: { id: true } }))) {
+  if (!rows[0] && entry.amount > 0 && (await balanceOf(tx, entry.userId)) !== undefined) {
     throw new AppError('CONFLICT', `A wallet holds at most ${MAX_BALANCE}: this credit would take the balance past it`, { errors: [{ field: 'amount', message: `the balance can grow by at most ${MAX_BALANCE} minus the current balance` }] });
   }
   return rows[0];
 }
 
 /** Like postEntry, but refuses with 402 INSUFFICIENT_BALANCE when the balance does not suffice. */
-export async function charge(tx: DbClient, entry: Entry): Promise<LedgerRow> {
+export async function charge(tx: RawClient, entry: Entry): Promise<LedgerRow> {
   const row = await postEntry(tx, entry);
   if (!row) {
-    const wallet = await tx.wallet.findUnique({ where: { userId: entry.userId }, select: { balance: true } });
-    throw new AppError('INSUFFICIENT_BALANCE', `The wallet balance (${wallet?.balance ?? 0}) does not cover ${-entry.amount}`, {
-      errors: [{ field: 'balance', message: `Top up at least ${-entry.amount - (wallet?.balance ?? 0)} more` }],
+    const balance = (await balanceOf(tx, entry.userId)) ?? 0;
+    throw new AppError('INSUFFICIENT_BALANCE', `The wallet balance (${balance}) does not cover ${-entry.amount}`, {
+      errors: [{ field: 'balance', message: `Top up at least ${-entry.amount - balance} more` }],
     });
   }
   return row;
 }
 
 /** A PENDING row that moves no money until settled (an online top-up waiting for its payment). */
-export async function createPending(tx: DbClient, entry: Entry): Promise<LedgerRow> {
+export async function createPending(tx: RawClient, entry: Entry): Promise<LedgerRow> {
   const rows = await tx.$queryRawUnsafe<LedgerRow[]>(
     `INSERT INTO transactions (${COLUMNS})
      SELECT $1, ${NUMBER(14)}, w.id, $2, $3::"TransactionType", $4::"TransactionStatus", $5::int, NULL, $6, $7, $8, $9::"PaymentProvider", $10, $11, $12::jsonb, ${UTC(13)}, ${UTC(14)}, ${UTC(14)}
@@ -135,7 +142,7 @@ export async function createPending(tx: DbClient, entry: Entry): Promise<LedgerR
  * concurrent settlements (a payment notification replayed, racing its status check) exactly one
  * credits. Undefined when the row was not PENDING any more.
  */
-export async function settlePending(tx: DbClient, transactionId: string, now: Date): Promise<LedgerRow | undefined> {
+export async function settlePending(tx: RawClient, transactionId: string, now: Date): Promise<LedgerRow | undefined> {
   // The row is locked first: a concurrent settlement waits, then finds it no longer PENDING.
   const rows = await tx.$queryRawUnsafe<LedgerRow[]>(
     `WITH t AS (
@@ -154,7 +161,7 @@ export async function settlePending(tx: DbClient, transactionId: string, now: Da
 }
 
 /** PENDING -> FAILED or CANCELLED (a payment that expired or was refused); no money moves. */
-export async function closePending(tx: DbClient, transactionId: string, status: 'FAILED' | 'CANCELLED', now: Date): Promise<boolean> {
+export async function closePending(tx: RawClient, transactionId: string, status: 'FAILED' | 'CANCELLED', now: Date): Promise<boolean> {
   const n = await tx.$executeRawUnsafe(`UPDATE transactions SET status = $2::"TransactionStatus", "updatedAt" = ${UTC(3)} WHERE id = $1 AND status = 'PENDING'`, transactionId, status, now.toISOString());
   return n === 1;
 }
