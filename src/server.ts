@@ -5,7 +5,6 @@ import { maskUrl, resolveDatabase } from './lib/database-runtime.js';
 import { createDb, type DbHandle } from './lib/db.js';
 import { EmbeddedPostgresError, PortInUseError } from './lib/embedded-postgres.js';
 import { createHttpServer, reportError } from './lib/http/index.js';
-import { createRedisRateLimits } from './lib/http/rate-limit-redis.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { migrateDeploy } from './lib/migrate.js';
 import { createJobRunner, noJobs } from './lib/jobs.js';
@@ -75,7 +74,7 @@ export async function start(config: Config, logger: Logger, onDatabaseLost?: (er
       const simulated = await startSimulatedCluster(handle.db, config);
       stoppables.push({ name: 'simulated cluster', stop: simulated.stop });
       cluster = simulated;
-    } else cluster = connectCluster(config);
+    } else cluster = await connectCluster(config);
     // Jobs stop after the HTTP server (stoppables run in reverse), so requests in flight can still queue work.
     const runner = config.jobs.enabled
       ? createJobRunner({
@@ -94,7 +93,8 @@ export async function start(config: Config, logger: Logger, onDatabaseLost?: (er
     }
 
     // Without REDIS_URL each process keeps its own counters in memory.
-    const rateLimits = config.redis.url ? createRedisRateLimits({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, logger }) : undefined;
+    // ioredis (about 20 MB of memory) is loaded only when there is a Redis to talk to.
+    const rateLimits = config.redis.url ? (await import('./lib/http/rate-limit-redis.js')).createRedisRateLimits({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, logger }) : undefined;
     if (rateLimits) {
       stoppables.push({ name: 'Redis rate-limit store', stop: rateLimits.close });
       // A Redis that is down does not hold the start: the limits resume when it answers.

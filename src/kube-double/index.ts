@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { RESOURCES, resourceByKind, type ResourceDef } from './kube-double.resources.js';
 import { clone, type JsonObject } from './kube-double.fields.js';
 import { createStore, type StoreEvent } from './kube-double.store.js';
@@ -45,6 +45,11 @@ export interface KubeDoubleOptions {
   requestLogLimit?: number;
   /** The clock (default: the system clock). */
   now?: () => Date;
+  /**
+   * Make `kubeConfig` (default true). The simulated cluster passes false: it connects with url and
+   * token, so @kubernetes/client-node is not loaded before minispod first talks to the cluster.
+   */
+  kubeConfig?: boolean;
 }
 
 export const DEFAULT_NODE: NodeInput = { name: 'kube-double-node' };
@@ -101,8 +106,8 @@ export async function startKubeDouble(options: KubeDoubleOptions = {}) {
   address = `127.0.0.1:${port}`;
   const url = `http://${address}`;
 
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
+  const made = options.kubeConfig === false ? undefined : new (await import('@kubernetes/client-node')).KubeConfig();
+  made?.loadFromOptions({
     clusters: [{ name: 'kube-double', server: url, skipTLSVerify: true }],
     users: [{ name: 'minispod', token }],
     contexts: [{ name: 'kube-double', cluster: 'kube-double', user: 'minispod', namespace: 'default' }],
@@ -124,7 +129,11 @@ export async function startKubeDouble(options: KubeDoubleOptions = {}) {
   return {
     url,
     token,
-    kubeConfig,
+    /** A KubeConfig for the real client (unless started with kubeConfig: false). */
+    get kubeConfig(): KubeConfig {
+      if (!made) throw new Error('This Kubernetes API double was started with kubeConfig: false');
+      return made;
+    },
     kubeconfigYaml,
     /** Direct reads of the stored objects (copies), for assertions. */
     store: {

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { loadYaml } from '@kubernetes/client-node';
 import { apiVersionOf, discovery, resourceByPath, type ResourceDef } from './kube-double.resources.js';
 import {
   badRequest, injectedStatus, isStatusError, methodNotAllowed, notFound, statusError, unauthorized, unknownPath, unsupportedMediaType, type StatusBody,
@@ -62,13 +61,21 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function parseObject(text: string, contentType: string): JsonObject {
+/** JSON as the client sends it; YAML (a superset) parsed by the client's loader, imported only then. */
+async function parseObject(text: string, contentType: string): Promise<JsonObject> {
+  const yaml = contentType.includes('yaml');
   try {
-    const value = (contentType.includes('yaml') ? loadYaml(text) : JSON.parse(text)) as Json;
+    let value: Json;
+    try {
+      value = JSON.parse(text) as Json;
+    } catch (err) {
+      if (!yaml) throw err;
+      value = (await import('@kubernetes/client-node')).loadYaml(text) as Json;
+    }
     if (!isObject(value)) throw new Error('not an object');
     return value;
   } catch (err) {
-    throw badRequest(`error decoding ${contentType.includes('yaml') ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
+    throw badRequest(`error decoding ${yaml ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
   }
 }
 
@@ -139,7 +146,7 @@ async function resourceRequest(ctx: ServerContext, req: IncomingMessage, route: 
   const force = query.get('force');
   if (method === 'POST' || method === 'PUT') {
     if (!['application/json', 'application/yaml', ''].includes(contentType)) throw unsupportedMediaType(contentType);
-    const body = parseObject(text, contentType);
+    const body = await parseObject(text, contentType);
     record.body = body;
     if (method === 'POST') {
       if (name !== undefined) throw methodNotAllowed(method);
@@ -150,7 +157,7 @@ async function resourceRequest(ctx: ServerContext, req: IncomingMessage, route: 
   }
   if (method !== 'PATCH' || name === undefined) throw methodNotAllowed(method);
   if (contentType === 'application/apply-patch+yaml') {
-    const body = parseObject(text, 'yaml');
+    const body = await parseObject(text, 'yaml');
     record.body = body;
     if (!query.get('fieldManager')) throw invalidPatchOptions('fieldManager', 'FieldValueRequired', 'Required value: is required for apply patch');
     if (force !== null && force !== 'true' && force !== 'false') throw badRequest(`invalid force value: ${force}`);
@@ -160,7 +167,7 @@ async function resourceRequest(ctx: ServerContext, req: IncomingMessage, route: 
   }
   if (force !== null) throw invalidPatchOptions('force', 'FieldValueForbidden', 'Forbidden: may not be specified for non-apply patch');
   if (contentType !== 'application/merge-patch+json') throw unsupportedMediaType(contentType);
-  const patch = parseObject(text, 'json');
+  const patch = await parseObject(text, 'json');
   record.body = patch;
   const old = ctx.store.get(def, namespace, name);
   if (!old) throw notFound(def, name);

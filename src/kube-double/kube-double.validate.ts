@@ -1,15 +1,4 @@
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
-import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
-import { LimitRange } from 'kubernetes-models/v1/LimitRange';
-import { Namespace } from 'kubernetes-models/v1/Namespace';
-import { Node } from 'kubernetes-models/v1/Node';
-import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
-import { Pod } from 'kubernetes-models/v1/Pod';
-import { ResourceQuota } from 'kubernetes-models/v1/ResourceQuota';
-import { Secret } from 'kubernetes-models/v1/Secret';
-import { Service } from 'kubernetes-models/v1/Service';
+import { createRequire } from 'node:module';
 import { invalid, type StatusCause } from './kube-double.status.js';
 import type { ResourceDef } from './kube-double.resources.js';
 import { deepEqual, isObject, type Json, type JsonObject } from './kube-double.fields.js';
@@ -17,9 +6,20 @@ import { matchesSelector } from './kube-double.selectors.js';
 import { quantityValue } from './kube-double.quantity.js';
 
 type Model = new (data: never) => { validate(): void };
-const MODELS: Record<string, Model> = {
-  Deployment, Ingress, NetworkPolicy, PodDisruptionBudget, LimitRange, Namespace, Node, PersistentVolumeClaim, Pod, ResourceQuota, Secret, Service,
-} as unknown as Record<string, Model>;
+const PATHS: Record<string, string> = {
+  Deployment: 'apps/v1/Deployment', Ingress: 'networking.k8s.io/v1/Ingress', NetworkPolicy: 'networking.k8s.io/v1/NetworkPolicy', PodDisruptionBudget: 'policy/v1/PodDisruptionBudget',
+  LimitRange: 'v1/LimitRange', Namespace: 'v1/Namespace', Node: 'v1/Node', PersistentVolumeClaim: 'v1/PersistentVolumeClaim', Pod: 'v1/Pod', ResourceQuota: 'v1/ResourceQuota',
+  Secret: 'v1/Secret', Service: 'v1/Service',
+};
+const models = new Map<string, Model>();
+const require = createRequire(import.meta.url);
+/** kubernetes-models' class of a kind, required (CommonJS build) with the first write of that kind: the simulated cluster idles without its schemas. */
+function modelOf(kind: string): Model | undefined {
+  const path = PATHS[kind];
+  if (!path) return undefined;
+  if (!models.has(kind)) models.set(kind, (require(`kubernetes-models/${path}`) as Record<string, Model>)[kind] as Model);
+  return models.get(kind);
+}
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -42,7 +42,7 @@ function fieldOf(pointer: string): string {
 }
 
 function schemaCauses(kind: string, obj: JsonObject): StatusCause[] {
-  const ModelClass = MODELS[kind];
+  const ModelClass = modelOf(kind);
   if (!ModelClass) return [];
   try {
     new ModelClass(structuredClone(obj) as never).validate();

@@ -42,7 +42,7 @@ async function openCluster(): Promise<Target> {
   const service = (o: Partial<ServiceInput> = {}) =>
     sampleService({ dockerImage: image, containerPort: 8080, healthPath: '/', cpuRequest: '50m', cpuLimit: '200m', memRequest: '32Mi', memLimit: '64Mi', ...(storageClassName ? { dataMountPath: '/data', storage: '64Mi' } : { dataMountPath: null, storage: null }), ...o });
   if (storageClassName) Object.assign(config, { storageClassName });
-  return { kubeConfig: loadKubeConfig('kubeconfig'), service, waitMs: 240_000, pollMs: 1000, close: async () => undefined };
+  return { kubeConfig: await loadKubeConfig('kubeconfig'), service, waitMs: 240_000, pollMs: 1000, close: async () => undefined };
 }
 
 function contract(open: () => Promise<Target>) {

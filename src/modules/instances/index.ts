@@ -9,11 +9,11 @@ export {
 } from './instances.manifests.js';
 export { validateManifests } from './instances.validation.js';
 export {
-  createClusterDriver, loadKubeConfig, findKubeconfig, describeCluster, usageValue,
+  createClusterDriver, loadKubeConfig, tokenKubeConfig, findKubeconfig, describeCluster, usageValue,
   type ClusterDriver, type ClusterDriverOptions, type ClusterMode, type DeploymentObservation, type PodPlacement, type PodUsage,
 } from './instances.kubernetes.js';
 export { isClusterError, toClusterError, type ClusterError, type ClusterErrorInfo } from './instances.cluster-errors.js';
-export { clusterOf, connectCluster, noCluster, NO_CLUSTER_MESSAGE, type InstanceCluster } from './instances.cluster.js';
+export { clusterOf, connectCluster, noCluster, simulatedClusterAt, NO_CLUSTER_MESSAGE, type InstanceCluster } from './instances.cluster.js';
 export { INSTANCE_TRANSITIONS, transitionInstance } from './instances.lifecycle.js';
 export { instanceEffects, INSTANCE_QUEUES, type InstancesDeps } from './instances.provisioning.js';
 export { instanceQueues, INSTANCE_QUEUE_INFO, CLUSTER_QUEUES } from './instances.jobs.js';

@@ -1,5 +1,5 @@
 import type { Config, K8sMode } from '../../lib/config.js';
-import { createClusterDriver, describeCluster, loadKubeConfig, type ClusterDriver } from './instances.kubernetes.js';
+import { createClusterDriver, describeCluster, loadKubeConfig, tokenKubeConfig, type ClusterDriver } from './instances.kubernetes.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 /** The cluster instances run on, as the rest of the module sees it: its mode and a driver, or none (`off`). */
@@ -21,9 +21,14 @@ export function clusterOf(mode: K8sMode, kubeConfig: KubeConfig): InstanceCluste
   return { mode, driver: createClusterDriver({ kubeConfig }), description };
 }
 
+/** The simulated cluster's API double, reached with its token; the client is loaded with the first request. */
+export function simulatedClusterAt(server: string, token: string): InstanceCluster {
+  return { mode: 'simulated', driver: createClusterDriver({ kubeConfig: () => tokenKubeConfig(server, token) }), description: `simulated (the Kubernetes API double at ${server}; nothing really runs)` };
+}
+
 /** kubeconfig and in-cluster modes; `simulated` is started by the server (it needs the registry's nodes). */
-export function connectCluster(config: Pick<Config, 'kubernetes'>): InstanceCluster {
+export async function connectCluster(config: Pick<Config, 'kubernetes'>): Promise<InstanceCluster> {
   const { mode } = config.kubernetes;
-  if (mode === 'kubeconfig' || mode === 'in-cluster') return clusterOf(mode, loadKubeConfig(mode));
+  if (mode === 'kubeconfig' || mode === 'in-cluster') return clusterOf(mode, await loadKubeConfig(mode));
   return noCluster(mode);
 }

@@ -1,8 +1,5 @@
 import { findKubeconfig } from '../../lib/kubeconfig.js';
-import {
-  ApisApi, CoreV1Api, createConfiguration, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, ServerConfiguration, VersionApi,
-  type KubernetesObject, type RequestContext, type ResponseContext,
-} from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, RequestContext, ResponseContext } from '@kubernetes/client-node';
 import { toClusterError } from './instances.cluster-errors.js';
 import { APP_NAME, FIELD_MANAGER, LABELS, MANAGED_BY, type Manifest } from './instances.manifests.js';
 
@@ -17,16 +14,32 @@ export type ClusterMode = 'kubeconfig' | 'in-cluster';
 
 export { findKubeconfig };
 
+/**
+ * @kubernetes/client-node costs about 70 MB of memory once loaded (every generated model and API):
+ * it is imported when a cluster is first needed, so `K8S_MODE=off` never loads it and the simulated
+ * cluster loads it with its first request.
+ */
+const client = () => import('@kubernetes/client-node');
+
 /** The KubeConfig of a cluster mode: `kubeconfig` loads as kubectl does (KUBECONFIG, ~/.kube/config, service account). */
-export function loadKubeConfig(mode: ClusterMode, env: NodeJS.ProcessEnv = process.env): KubeConfig {
-  const kc = new KubeConfig();
-  if (mode === 'in-cluster') {
-    if (!env.KUBERNETES_SERVICE_HOST) throw new Error('K8S_MODE=in-cluster but KUBERNETES_SERVICE_HOST is not set: minispod is not running in a pod');
-    kc.loadFromCluster();
-    return kc;
-  }
-  if (!findKubeconfig(env)) throw new Error('K8S_MODE=kubeconfig but no kubeconfig was found (KUBECONFIG, ~/.kube/config or a service account)');
-  kc.loadFromDefault();
+export async function loadKubeConfig(mode: ClusterMode, env: NodeJS.ProcessEnv = process.env): Promise<KubeConfig> {
+  if (mode === 'in-cluster' && !env.KUBERNETES_SERVICE_HOST) throw new Error('K8S_MODE=in-cluster but KUBERNETES_SERVICE_HOST is not set: minispod is not running in a pod');
+  if (mode === 'kubeconfig' && !findKubeconfig(env)) throw new Error('K8S_MODE=kubeconfig but no kubeconfig was found (KUBECONFIG, ~/.kube/config or a service account)');
+  const kc = new (await client()).KubeConfig();
+  if (mode === 'in-cluster') kc.loadFromCluster();
+  else kc.loadFromDefault();
+  return kc;
+}
+
+/** A KubeConfig for an API server reached with a bearer token (the simulated cluster's double). */
+export async function tokenKubeConfig(server: string, token: string): Promise<KubeConfig> {
+  const kc = new (await client()).KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'kube-double', server, skipTLSVerify: true }],
+    users: [{ name: 'minispod', token }],
+    contexts: [{ name: 'kube-double', cluster: 'kube-double', user: 'minispod', namespace: 'default' }],
+    currentContext: 'kube-double',
+  });
   return kc;
 }
 
@@ -67,7 +80,8 @@ export interface PodUsage {
 }
 
 export interface ClusterDriverOptions {
-  kubeConfig: KubeConfig;
+  /** Or how to make one, on the first request. */
+  kubeConfig: KubeConfig | (() => Promise<KubeConfig>);
   /** Every request is abandoned after this long (default 30 s) and fails as a retryable Timeout. */
   requestTimeoutMs?: number;
   fieldManager?: string;
@@ -136,8 +150,7 @@ function placementOf(object: KubernetesObject | PodObject): PodPlacement {
 const newestFirst = (pods: PodPlacement[]) => pods.sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
 
 export function createClusterDriver({ kubeConfig, requestTimeoutMs = 30_000, fieldManager = FIELD_MANAGER }: ClusterDriverOptions) {
-  const server = kubeConfig.getCurrentCluster()?.server;
-  if (!server) throw new Error('The kubeconfig has no current cluster');
+  if (typeof kubeConfig !== 'function' && !kubeConfig.getCurrentCluster()?.server) throw new Error('The kubeconfig has no current cluster');
   const timeout = {
     pre: async (ctx: RequestContext) => {
       ctx.setSignal(AbortSignal.timeout(requestTimeoutMs));
@@ -145,12 +158,27 @@ export function createClusterDriver({ kubeConfig, requestTimeoutMs = 30_000, fie
     },
     post: async (res: ResponseContext) => res,
   };
-  const configuration = createConfiguration({ baseServer: new ServerConfiguration(server, {}), authMethods: { default: kubeConfig }, promiseMiddleware: [timeout] });
-  const objects = new KubernetesObjectApi(configuration);
-  const core = new CoreV1Api(configuration);
-  const custom = new CustomObjectsApi(configuration);
-  const apis = new ApisApi(configuration);
-  const versionApi = new VersionApi(configuration);
+  let made: ReturnType<typeof connect> | undefined;
+  async function connect() {
+    const k8s = await client();
+    const kc = typeof kubeConfig === 'function' ? await kubeConfig() : kubeConfig;
+    const server = kc.getCurrentCluster()?.server;
+    if (!server) throw new Error('The kubeconfig has no current cluster');
+    const configuration = k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(server, {}), authMethods: { default: kc }, promiseMiddleware: [timeout] });
+    return {
+      objects: new k8s.KubernetesObjectApi(configuration),
+      core: new k8s.CoreV1Api(configuration),
+      custom: new k8s.CustomObjectsApi(configuration),
+      apis: new k8s.ApisApi(configuration),
+      versionApi: new k8s.VersionApi(configuration),
+      serverSideApply: k8s.PatchStrategy.ServerSideApply,
+    };
+  }
+  /** The API clients, made on the first request (a failed attempt is tried again on the next). */
+  const api = () => (made ??= connect().catch((err: unknown) => {
+    made = undefined;
+    throw err;
+  }));
 
   async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     try {
@@ -174,9 +202,10 @@ export function createClusterDriver({ kubeConfig, requestTimeoutMs = 30_000, fie
     apply(manifest: Manifest | KubernetesObject, options: { force?: boolean; fieldManager?: string } = {}): Promise<KubernetesObject> {
       const m = manifest as Manifest;
       const ref = { apiVersion: m.apiVersion, kind: m.kind, name: m.metadata.name, namespace: m.metadata.namespace };
-      return call(`apply ${describe(ref)}`, () =>
-        objects.patch(structuredClone(manifest) as KubernetesObject, undefined, undefined, options.fieldManager ?? fieldManager, options.force ?? true, PatchStrategy.ServerSideApply),
-      );
+      return call(`apply ${describe(ref)}`, async () => {
+        const { objects, serverSideApply } = await api();
+        return objects.patch(structuredClone(manifest) as KubernetesObject, undefined, undefined, options.fieldManager ?? fieldManager, options.force ?? true, serverSideApply);
+      });
     },
 
     /** Applies the objects in order and stops at the first failure; a retry completes a partial apply (applying is idempotent). */
@@ -186,11 +215,11 @@ export function createClusterDriver({ kubeConfig, requestTimeoutMs = 30_000, fie
       return applied;
     },
 
-    read: (ref: Ref): Promise<KubernetesObject | null> => maybe(`read ${describe(ref)}`, () => objects.read(refOf(ref))),
+    read: (ref: Ref): Promise<KubernetesObject | null> => maybe(`read ${describe(ref)}`, async () => (await api()).objects.read(refOf(ref))),
 
     async list(apiVersion: string, kind: string, options: { namespace?: string; labelSelector?: string } = {}): Promise<KubernetesObject[]> {
-      const list = await call(`list ${kind}${options.namespace ? ` in ${options.namespace}` : ''}`, () =>
-        objects.list(apiVersion, kind, options.namespace, undefined, undefined, undefined, undefined, options.labelSelector),
+      const list = await call(`list ${kind}${options.namespace ? ` in ${options.namespace}` : ''}`, async () =>
+        (await api()).objects.list(apiVersion, kind, options.namespace, undefined, undefined, undefined, undefined, options.labelSelector),
       );
       return list.items;
     },
@@ -207,7 +236,7 @@ export function createClusterDriver({ kubeConfig, requestTimeoutMs = 30_000, fie
      */
     async deleteNamespace(name: string, options: { waitMs?: number; pollMs?: number } = {}): Promise<'absent' | 'gone' | 'terminating'> {
       const ref = { apiVersion: 'v1', kind: 'Namespace', name };
-      const deleted = await maybe(`delete ${describe(ref)}`, () => objects.delete(refOf(ref)));
+      const deleted = await maybe(`delete ${describe(ref)}`, async () => (await api()).objects.delete(refOf(ref)));
       if (deleted === null) return 'absent';
       const until = Date.now() + (options.waitMs ?? 0);
       for (;;) {
@@ -225,7 +254,7 @@ export function createClusterDriver({ kubeConfig, requestTimeoutMs = 30_000, fie
 
     /** The pods of an instance's namespace and the nodes Kubernetes placed them on (newest first). */
     async podPlacements(namespace: string): Promise<PodPlacement[]> {
-      const list = await call(`list Pod in ${namespace}`, () => core.listNamespacedPod({ namespace }));
+      const list = await call(`list Pod in ${namespace}`, async () => (await api()).core.listNamespacedPod({ namespace }));
       return newestFirst(list.items.map(placementOf));
     },
 
@@ -235,7 +264,7 @@ export function createClusterDriver({ kubeConfig, requestTimeoutMs = 30_000, fie
       const items: KubernetesObject[] = [];
       let token: string | undefined;
       do {
-        const page = await call(`list ${kind} in all namespaces`, () => objects.list(apiVersion, kind, undefined, undefined, undefined, undefined, undefined, selector, 500, token));
+        const page = await call(`list ${kind} in all namespaces`, async () => (await api()).objects.list(apiVersion, kind, undefined, undefined, undefined, undefined, undefined, selector, 500, token));
         items.push(...page.items);
         token = page.metadata?._continue || undefined;
       } while (token);
@@ -263,15 +292,15 @@ export function createClusterDriver({ kubeConfig, requestTimeoutMs = 30_000, fie
     async podLogs(namespace: string, options: { tailLines?: number; container?: string } = {}): Promise<{ pod: string; text: string } | null> {
       const pod = (await driver.podPlacements(namespace)).find((p) => p.phase === 'Running' && !p.terminating);
       if (!pod) return null;
-      const text = await call(`read log of Pod ${namespace}/${pod.name}`, () =>
-        core.readNamespacedPodLog({ name: pod.name, namespace, container: options.container ?? APP_NAME, ...(options.tailLines !== undefined ? { tailLines: options.tailLines } : {}) }),
+      const text = await call(`read log of Pod ${namespace}/${pod.name}`, async () =>
+        (await api()).core.readNamespacedPodLog({ name: pod.name, namespace, container: options.container ?? APP_NAME, ...(options.tailLines !== undefined ? { tailLines: options.tailLines } : {}) }),
       );
       return { pod: pod.name, text: String(text ?? '') };
     },
 
     /** Whether the cluster serves metrics.k8s.io (metrics-server installed), by discovery. */
     async metricsAvailable(): Promise<boolean> {
-      const groups = await call('discover API groups', () => apis.getAPIVersions());
+      const groups = await call('discover API groups', async () => (await api()).apis.getAPIVersions());
       return groups.groups.some((g) => g.name === 'metrics.k8s.io' && g.versions.some((v) => v.version === 'v1beta1'));
     },
 
@@ -279,8 +308,8 @@ export function createClusterDriver({ kubeConfig, requestTimeoutMs = 30_000, fie
     async podMetrics(namespace: string, options: { discovered?: boolean } = {}): Promise<PodUsage[] | null> {
       // A caller going over many namespaces discovers the API once (`discovered`), not once per namespace.
       if (!options.discovered && !(await driver.metricsAvailable())) return null;
-      const list = (await call(`read PodMetrics in ${namespace}`, () =>
-        custom.listNamespacedCustomObject({ group: 'metrics.k8s.io', version: 'v1beta1', namespace, plural: 'pods' }),
+      const list = (await call(`read PodMetrics in ${namespace}`, async () =>
+        (await api()).custom.listNamespacedCustomObject({ group: 'metrics.k8s.io', version: 'v1beta1', namespace, plural: 'pods' }),
       )) as { items?: { metadata?: { name?: string }; timestamp?: string; window?: string; containers?: { usage?: { cpu?: string; memory?: string } }[] }[] };
       return (list.items ?? []).map((item) => ({
         pod: item.metadata?.name ?? '',
@@ -304,7 +333,7 @@ export function createClusterDriver({ kubeConfig, requestTimeoutMs = 30_000, fie
 
     /** The API server's version (gitVersion), e.g. for the start-up banner. */
     async serverVersion(): Promise<string> {
-      const info = await call('read server version', () => versionApi.getCode());
+      const info = await call('read server version', async () => (await api()).versionApi.getCode());
       return info.gitVersion;
     },
   };

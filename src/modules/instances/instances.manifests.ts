@@ -1,15 +1,7 @@
 import { randomInt } from 'node:crypto';
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
-import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
-import { LimitRange } from 'kubernetes-models/v1/LimitRange';
-import { Namespace } from 'kubernetes-models/v1/Namespace';
-import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
-import { ResourceQuota } from 'kubernetes-models/v1/ResourceQuota';
-import { Secret } from 'kubernetes-models/v1/Secret';
-import { Service } from 'kubernetes-models/v1/Service';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IToleration } from 'kubernetes-models/v1/Toleration';
+import { models } from './instances.models.js';
 import { checkInputs, validateManifests } from './instances.validation.js';
 
 /** What the manifests need of an instance (the ServiceInstance row maps onto it). */
@@ -104,6 +96,7 @@ const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
  */
 export function buildManifests(instance: InstanceInput, service: ServiceInput, config: ManifestConfig): Manifest[] {
   checkInputs(instance, service, config);
+  const { Deployment, Ingress, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret, Service } = models();
   const namespace = namespaceOf(instance.shortId);
   const common = { ...MANAGED_BY, 'app.kubernetes.io/instance': instance.shortId, [LABELS.instanceId]: instance.id };
   const selector = { 'app.kubernetes.io/instance': instance.shortId, 'app.kubernetes.io/component': APP_NAME };
@@ -215,6 +208,7 @@ function secretData(env: Record<string, string>, credentials: Record<string, str
 
 function networkPolicies(meta: (name: string) => { name: string; namespace: string; labels: Record<string, string> }, config: ManifestConfig, port: number): Manifest[] {
   const all = {};
+  const { NetworkPolicy } = models();
   return [
     plain(new NetworkPolicy({ metadata: meta('default-deny'), spec: { podSelector: all, policyTypes: ['Ingress', 'Egress'] } })),
     plain(new NetworkPolicy({

@@ -4,7 +4,7 @@ import { startKubeDouble } from '../../kube-double/index.js';
 import { runAgent } from '../../agent/agent.js';
 import type { NodeFacts } from '../../agent/system.js';
 import { newAgentToken } from '../workers/index.js';
-import { clusterOf, type InstanceCluster } from './instances.cluster.js';
+import { simulatedClusterAt, type InstanceCluster } from './instances.cluster.js';
 
 /**
  * K8S_MODE=simulated: the Kubernetes API double on loopback, its nodes the registry's worker nodes
@@ -14,6 +14,7 @@ import { clusterOf, type InstanceCluster } from './instances.cluster.js';
 export async function startSimulatedCluster(db: Db, config: Pick<Config, 'kubernetes'>): Promise<InstanceCluster & { stop: () => Promise<void> }> {
   const nodes = await db.workerNode.findMany({ where: { status: { not: 'INACTIVE' } }, select: { name: true, labels: true, taints: true, cpuCores: true, totalMemory: true, maxPods: true, isSchedulable: true } });
   const double = await startKubeDouble({
+    kubeConfig: false,
     readyDelayMs: config.kubernetes.simulatedReadyDelayMs,
     nodes: nodes.map((n) => ({
       name: n.name,
@@ -23,7 +24,7 @@ export async function startSimulatedCluster(db: Db, config: Pick<Config, 'kubern
       allocatable: { cpu: String(n.cpuCores), memory: `${n.totalMemory}Mi`, pods: String(n.maxPods) },
     })),
   });
-  return { ...clusterOf('simulated', double.kubeConfig), stop: double.close };
+  return { ...simulatedClusterAt(double.url, double.token), stop: double.close };
 }
 
 /**

@@ -1,14 +1,6 @@
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
-import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
-import { LimitRange } from 'kubernetes-models/v1/LimitRange';
-import { Namespace } from 'kubernetes-models/v1/Namespace';
-import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
-import { ResourceQuota } from 'kubernetes-models/v1/ResourceQuota';
-import { Secret } from 'kubernetes-models/v1/Secret';
-import { Service } from 'kubernetes-models/v1/Service';
 import { AppError, type FieldError } from '../../lib/errors/index.js';
 import { parseBytes, parseCpu } from '../catalog/quantities.js';
+import { models } from './instances.models.js';
 import type { InstanceInput, ManifestConfig, Manifest, ServiceInput } from './instances.manifests.js';
 
 /**
@@ -28,7 +20,7 @@ const SHORT_ID = /^[a-z0-9]{10}$/;
 const IMAGE = /^[a-z0-9][a-z0-9._\-/:@]*$/i;
 
 type Model = new (data: never) => { validate(): void };
-const MODELS: Record<string, Model> = { Deployment, Ingress, NetworkPolicy, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret, Service } as unknown as Record<string, Model>;
+
 
 function labelKeyValid(key: string): boolean {
   const slash = key.lastIndexOf('/');
@@ -120,7 +112,7 @@ function extraIssues(m: Manifest): FieldError[] {
 export function validateManifests(manifests: Manifest[]): void {
   const issues: FieldError[] = [];
   for (const m of manifests) {
-    const ModelClass = MODELS[m.kind];
+    const ModelClass = (models() as unknown as Record<string, Model | undefined>)[m.kind];
     if (!ModelClass) {
       issues.push({ field: where(m), message: `Unexpected kind ${m.kind}` });
       continue;

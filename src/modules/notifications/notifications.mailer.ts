@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import nodemailer from 'nodemailer';
+import type NodeMailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Config } from '../../lib/config.js';
 import type { Logger } from '../../lib/logger.js';
 import type { RenderedEmail } from './notifications.layout.js';
@@ -36,25 +37,32 @@ export function maskSmtpUrl(url: string): string {
  */
 export function createMailer({ config, logger }: { config: Pick<Config, 'mail' | 'dataDir'>; logger: Logger }): Mailer {
   const { smtpUrl, from } = config.mail;
+  // nodemailer (about 13 MB of memory) is loaded with the first message, not at start-up.
+  let made: Promise<Transporter> | undefined;
+  const transporter = (create: (nm: typeof NodeMailer) => Transporter) => (made ??= import('nodemailer').then((m) => create(m.default)));
   if (smtpUrl) {
-    const transport = nodemailer.createTransport(smtpUrl, { from });
-    // Bounded waits: a hung server fails the attempt, which is retried later.
-    Object.assign(transport.options, { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 });
+    const connect = () =>
+      transporter((nodemailer) => {
+        const t = nodemailer.createTransport(smtpUrl, { from });
+        // Bounded waits: a hung server fails the attempt, which is retried later.
+        Object.assign(t.options, { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 });
+        return t;
+      });
     return {
       send: async (email) => {
-        const info = await transport.sendMail({ from, to: email.to, subject: email.subject, text: email.text, html: email.html, messageId: email.messageId });
+        const info = await (await connect()).sendMail({ from, to: email.to, subject: email.subject, text: email.text, html: email.html, messageId: email.messageId });
         return { providerMessageId: info.messageId };
       },
       describe: () => `SMTP ${maskSmtpUrl(smtpUrl)}`,
-      close: () => transport.close(),
+      close: () => void made?.then((t) => t.close(), () => undefined),
     };
   }
 
   const dir = path.resolve(config.dataDir, 'mail');
-  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  const files = () => transporter((nodemailer) => nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' }));
   return {
     send: async (email) => {
-      const info = await transport.sendMail({ from, to: email.to, subject: email.subject, text: email.text, html: email.html, messageId: email.messageId });
+      const info = await (await files()).sendMail({ from, to: email.to, subject: email.subject, text: email.text, html: email.html, messageId: email.messageId });
       await fs.mkdir(dir, { recursive: true });
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       const filePath = path.join(dir, `${stamp}-${email.messageId.replace(/[^A-Za-z0-9_-]/g, '')}.eml`);
