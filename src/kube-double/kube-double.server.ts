@@ -104,10 +104,8 @@ function listOf(ctx: ServerContext, route: Route, query: URLSearchParams): Reply
   items = limit > 0 ? items.slice(offset, offset + limit) : items.slice(offset);
   const more = limit > 0 && offset + limit < total;
   const metadata = { resourceVersion: ctx.store.revision(), ...(more ? { continue: Buffer.from(String(offset + limit)).toString('base64url'), remainingItemCount: total - offset - limit } : {}) };
-  const stripped = items.map((o) => {
-    const { apiVersion: _a, kind: _k, ...rest } = clone(o);
-    return rest;
-  });
+  // A shallow copy is enough: the reply is serialized at once and nothing writes to it.
+  const stripped = items.map(({ apiVersion: _a, kind: _k, ...rest }) => rest);
   return { status: 200, body: { kind: `${def.kind}List`, apiVersion: apiVersionOf(def), metadata, items: stripped } };
 }
 

@@ -46,7 +46,9 @@ export function createStore({ validate, now, onEvent }: { validate: () => boolea
     if (!byNamespace) return [];
     const buckets = def.namespaced && namespace ? [byNamespace.get(namespace)] : [...byNamespace.values()];
     const items = buckets.flatMap((b) => (b ? [...b.values()] : []));
-    return items.sort((a, b) => `${metaOf(a).namespace ?? ''}/${nameOf(a)}`.localeCompare(`${metaOf(b).namespace ?? ''}/${nameOf(b)}`));
+    // By key in byte order, as etcd returns them (and without localeCompare's cost on 2,000-item lists).
+    const keyed = items.map((o) => ({ key: `${metaOf(o).namespace ?? ''}/${nameOf(o)}`, o }));
+    return keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((k) => k.o);
   }
 
   function commit(def: ResourceDef, obj: JsonObject, type: StoreEventType) {

@@ -258,15 +258,21 @@ export function createClusterDriver({ kubeConfig, requestTimeoutMs = 30_000, fie
       return newestFirst(list.items.map(placementOf));
     },
 
-    /** Every object of a kind minispod manages, in all namespaces: one paged LIST (pages of 500). */
-    async listManaged(apiVersion: string, kind: string): Promise<KubernetesObject[]> {
+    /**
+     * Every object of a kind minispod manages, in all namespaces: one paged LIST (pages of 500).
+     * `rest`: after each page, wait that many times as long as the page took, so a background
+     * pass takes at most its share of a core from the API it shares the process or machine with.
+     */
+    async listManaged(apiVersion: string, kind: string, options: { rest?: number } = {}): Promise<KubernetesObject[]> {
       const selector = Object.entries(MANAGED_BY).map(([k, v]) => `${k}=${v}`).join(',');
       const items: KubernetesObject[] = [];
       let token: string | undefined;
       do {
+        const t0 = Date.now();
         const page = await call(`list ${kind} in all namespaces`, async () => (await api()).objects.list(apiVersion, kind, undefined, undefined, undefined, undefined, undefined, selector, 500, token));
         items.push(...page.items);
         token = page.metadata?._continue || undefined;
+        if (options.rest) await sleep((Date.now() - t0) * options.rest);
       } while (token);
       return items;
     },
@@ -275,8 +281,9 @@ export function createClusterDriver({ kubeConfig, requestTimeoutMs = 30_000, fie
      * The reconcile pass's reads: every managed app Deployment's observation and every managed
      * pod's placement, by namespace, in a few paged LISTs instead of two reads per instance.
      */
-    async observeAll(): Promise<{ deployments: Map<string, DeploymentObservation>; placements: Map<string, PodPlacement[]> }> {
-      const [deployments, pods] = await Promise.all([driver.listManaged('apps/v1', 'Deployment'), driver.listManaged('v1', 'Pod')]);
+    async observeAll(options: { rest?: number } = {}): Promise<{ deployments: Map<string, DeploymentObservation>; placements: Map<string, PodPlacement[]> }> {
+      const deployments = await driver.listManaged('apps/v1', 'Deployment', options);
+      const pods = await driver.listManaged('v1', 'Pod', options);
       const byNamespace = new Map<string, DeploymentObservation>();
       for (const d of deployments) if (d.metadata?.name === APP_NAME && d.metadata.namespace) byNamespace.set(d.metadata.namespace, observeDeployment(d));
       const placements = new Map<string, PodPlacement[]>();

@@ -36,7 +36,7 @@ function unchanged(r: PassRow, deployments: Map<string, DeploymentObservation>, 
  * instances it shows unchanged get their lastReconciledAt in one UPDATE per 500, and only the rest
  * are reconciled one by one (`batch` in flight), as a single reconcile job would.
  */
-export async function reconcileLive(deps: InstancesDeps, clock: Clock, options: { limit?: number; batch?: number } = {}) {
+export async function reconcileLive(deps: InstancesDeps, clock: Clock, options: { limit?: number; batch?: number; rest?: number } = {}) {
   const { driver } = deps.cluster;
   if (!driver) return { reconciled: 0 };
   const now = clock.now();
@@ -51,7 +51,8 @@ export async function reconcileLive(deps: InstancesDeps, clock: Clock, options: 
   let failed = 0;
   if (rows.some((r) => r.status === 'RUNNING')) {
     try {
-      const { deployments, placements } = await driver.observeAll();
+      // Paced (a rest as long as each page took): the pass is background work beside the API.
+      const { deployments, placements } = await driver.observeAll({ rest: options.rest ?? 1 });
       const names = [...new Set([...placements.values()].flat().flatMap((p) => (p.nodeName ? [p.nodeName] : [])))];
       const nodes = names.length > 0 ? await deps.db.workerNode.findMany({ where: { name: { in: names } }, select: { id: true, name: true } }) : [];
       const nodeIds = new Map(nodes.map((n) => [n.name, n.id]));
