@@ -45,8 +45,8 @@ BEGIN
   END IF;
   -- Instances not on a node yet will take room somewhere: those that could land on these nodes count
   SELECT coalesce(sum(i."cpuRequestMillis"), 0), coalesce(sum(i."memoryRequestMb"), 0) INTO owed_cpu, owed_mem
-  FROM service_instances i JOIN subscriptions sub ON sub.id = i."subscriptionId" JOIN service_catalog c ON c.id = sub."serviceId"
-  WHERE i.status IN ('PENDING', 'PROVISIONING') AND i."workerNodeId" IS NULL AND i.id <> s.instance_id AND c."nodeSelector" @> s."nodeSelector";
+  FROM service_instances i
+  WHERE i.status IN ('PENDING', 'PROVISIONING') AND i."workerNodeId" IS NULL AND i.id <> s.instance_id AND i."nodeSelector" @> s."nodeSelector";
   -- Fitting nodes are read until their room covers what is wanted: usually the first one or two,
   -- the whole fleet only when it is short of room
   free_cpu := 0;

@@ -21,5 +21,5 @@ export interface ModuleDeps {
   /** Where instances run (the instances module's routes read logs and restart through it). */
   cluster: InstanceCluster;
   /** Carries out a subscription's instance effect after its commit (queues the instance job). */
-  instanceEffects: (effect: 'provision' | 'stop' | 'resume' | 'delete', subscriptionId: string) => void;
+  instanceEffects: (effect: 'provision' | 'stop' | 'resume' | 'delete', subscriptionId: string, instanceId?: string) => void;
 }

@@ -2,6 +2,13 @@
 -- the subscribing transaction calls admit_instance() last, and its COMMIT follows at once on the
 -- server, so the admission lock is held for this function and the commit only
 
+-- The plan's nodeSelector on each instance, as its requests already are: admission sums the
+-- waiting instances that could land on a node without joining their subscriptions and services
+ALTER TABLE "service_instances" ADD COLUMN     "nodeSelector" JSONB NOT NULL DEFAULT '{}';
+UPDATE "service_instances" i SET "nodeSelector" = c."nodeSelector"
+FROM "subscriptions" s JOIN "service_catalog" c ON c.id = s."serviceId"
+WHERE s.id = i."subscriptionId";
+
 -- Whether a pod with these tolerations may run on a node with these taints (only NoSchedule
 -- taints keep it away), by Kubernetes' rule: a toleration without an effect matches every effect,
 -- Exists without a key matches every taint, Equal compares key and value
@@ -44,8 +51,8 @@ BEGIN
   END IF;
   -- Instances not on a node yet will take room somewhere: those that could land on these nodes count
   SELECT coalesce(sum(i."cpuRequestMillis"), 0), coalesce(sum(i."memoryRequestMb"), 0) INTO owed_cpu, owed_mem
-  FROM service_instances i JOIN subscriptions sub ON sub.id = i."subscriptionId" JOIN service_catalog c ON c.id = sub."serviceId"
-  WHERE i.status IN ('PENDING', 'PROVISIONING') AND i."workerNodeId" IS NULL AND i.id <> s.instance_id AND c."nodeSelector" @> s."nodeSelector";
+  FROM service_instances i
+  WHERE i.status IN ('PENDING', 'PROVISIONING') AND i."workerNodeId" IS NULL AND i.id <> s.instance_id AND i."nodeSelector" @> s."nodeSelector";
   -- Fitting nodes are read until their room covers what is wanted: usually the first one or two,
   -- the whole fleet only when it is short of room
   free_cpu := 0;

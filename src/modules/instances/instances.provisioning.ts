@@ -241,7 +241,8 @@ export async function reconcileInstance(deps: InstancesDeps, instanceId: string,
 /** Carries out a subscription's instance effect: queues the instance job (the hook the subscriptions module calls after commit). */
 export function instanceEffects(deps: Pick<InstancesDeps, 'db' | 'jobs' | 'logger'>) {
   const queueOf = { provision: INSTANCE_QUEUES.provision, resume: INSTANCE_QUEUES.provision, stop: INSTANCE_QUEUES.stop, delete: INSTANCE_QUEUES.delete } as const;
-  return (effect: keyof typeof queueOf, subscriptionId: string): void => {
+  return (effect: keyof typeof queueOf, subscriptionId: string, instanceId?: string): void => {
+    if (instanceId) return deps.jobs.trigger(queueOf[effect], { instanceId }, { singletonKey: instanceId });
     deps.db.serviceInstance.findUnique({ where: { subscriptionId }, select: { id: true } }).then(
       (inst) => {
         if (inst) deps.jobs.trigger(queueOf[effect], { instanceId: inst.id }, { singletonKey: inst.id });

@@ -9,7 +9,7 @@ import { transition, type InstanceEffect, type TransitionResult } from './subscr
 import { SUBSCRIPTION_INCLUDE, toSubscriptionView } from './subscriptions.view.js';
 
 /** Carries out an instance effect after the commit (the instances module; a no-op until it is wired). */
-export type InstanceHook = (effect: InstanceEffect, subscriptionId: string) => void;
+export type InstanceHook = (effect: InstanceEffect, subscriptionId: string, instanceId?: string) => void;
 
 export interface SubscriptionsDeps {
   db: Db;
@@ -26,7 +26,7 @@ const clock = (deps: SubscriptionsDeps) => (deps.now ?? (() => new Date()))();
 /** After a commit: events go out, the instance follows. */
 export function settle(deps: Pick<SubscriptionsDeps, 'jobs' | 'instances'>, results: (TransitionResult | undefined)[]): void {
   deps.jobs.trigger('events.dispatch');
-  for (const r of results) if (r?.instance) deps.instances(r.instance, r.id);
+  for (const r of results) if (r?.instance) deps.instances(r.instance, r.id, r.instanceId);
 }
 
 export async function getOwned(db: DbClient, userId: string | undefined, id: string) {

@@ -21,6 +21,7 @@ interface ServiceRow {
   deployable: boolean;
   cpuRequest: string;
   memRequest: string;
+  nodeSelector: Record<string, string>;
 }
 
 type NewRows = Omit<SubscriptionRow, 'service' | 'pendingService' | 'instance'> & { instance: NonNullable<SubscriptionRow['instance']> };
@@ -31,7 +32,7 @@ type NewRows = Omit<SubscriptionRow, 'service' | 'pendingService' | 'instance'> 
 // result. The user's wallet is made empty on first use, with the service read.
 const SERVICE_SQL = `WITH wallet AS (${ensureWalletSql})
   SELECT id, name, slug, "displayName", category, "monthlyPrice", currency, "planGroup", status::text AS status,
-    ("dockerImage" IS NOT NULL AND "containerPort" IS NOT NULL) AS deployable, "cpuRequest", "memRequest"
+    ("dockerImage" IS NOT NULL AND "containerPort" IS NOT NULL) AS deployable, "cpuRequest", "memRequest", "nodeSelector"
   FROM service_catalog WHERE id = $4`;
 
 // The subscription and its PENDING instance. Timestamps are timestamp(3) holding UTC wall time:
@@ -42,8 +43,8 @@ const INSERT_SQL = `WITH sub AS (
     VALUES ($1, $2, $3, 'PENDING', $4::timestamp, $4::timestamp, $4::timestamp, $4::timestamp, $5::timestamp, $6::int, $7::int, $8, $9)
     RETURNING *
   ), inst AS (
-    INSERT INTO service_instances (id, "subscriptionId", status, "shortId", namespace, host, url, "cpuRequestMillis", "memoryRequestMb", "lastTransitionAt", "createdAt", "updatedAt")
-    SELECT $10, sub.id, 'PENDING', $11, $12, $13, $14, $15::int, $16::int, $4::timestamp, $4::timestamp, $4::timestamp FROM sub
+    INSERT INTO service_instances (id, "subscriptionId", status, "shortId", namespace, host, url, "cpuRequestMillis", "memoryRequestMb", "nodeSelector", "lastTransitionAt", "createdAt", "updatedAt")
+    SELECT $10, sub.id, 'PENDING', $11, $12, $13, $14, $15::int, $16::int, $17::jsonb, $4::timestamp, $4::timestamp, $4::timestamp FROM sub
     RETURNING id, status, url, host, namespace, "nodeName", "workerNodeId", "readyReplicas", "lastError", "lastTransitionAt", "createdAt"
   )
   SELECT sub.*, row_to_json(inst.*) AS instance FROM sub, inst`;
@@ -88,7 +89,7 @@ export async function subscribe(deps: SubscriptionsDeps, userId: string, input: 
         const instance = newInstanceFields(service, config.appsDomain);
         const [row] = await tx.query<NewRows>(INSERT_SQL, [
           id, userId, service.id, at, nextPeriodEnd(now, anchor, tz).toISOString(), anchor, service.monthlyPrice, service.currency, key ?? null,
-          newId(), instance.shortId, instance.namespace, instance.host, instance.url, instance.cpuRequestMillis, instance.memoryRequestMb,
+          newId(), instance.shortId, instance.namespace, instance.host, instance.url, instance.cpuRequestMillis, instance.memoryRequestMb, JSON.stringify(instance.nodeSelector),
         ]);
         if (!row) throw new Error('the subscription insert returned no row');
         const trx = await charge(tx, { userId, type: 'CHARGE', amount: -service.monthlyPrice, description: `${service.displayName}, first month`, idempotencyKey: `charge:${id}:${at}`, subscriptionId: id, now });
@@ -103,7 +104,7 @@ export async function subscribe(deps: SubscriptionsDeps, userId: string, input: 
       // or of the fleet is sold once (subscriptions.admission.ts).
       { last: admitStatement(id) },
     );
-    settle(deps, [{ id, status: 'PENDING', userId, instance: 'provision' }]);
+    settle(deps, [{ id, status: 'PENDING', userId, instance: 'provision', instanceId: rows.instance.id }]);
     const s = service as ServiceRow;
     const { instance, ...sub } = rows;
     const view: SubscriptionRow = {

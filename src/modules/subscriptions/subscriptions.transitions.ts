@@ -55,6 +55,8 @@ export interface TransitionResult {
   status: SubscriptionStatus;
   userId: string;
   instance?: InstanceEffect;
+  /** The instance, when the caller knows it (saves the hook a lookup). */
+  instanceId?: string;
 }
 
 const TERMINAL = new Set<SubscriptionStatus>(['CANCELLED', 'EXPIRED']);

@@ -84,10 +84,11 @@ export const subscriptionSchema = z
 
 /**
  * A new instance's row: its names (from the instances module, never from anything the user typed)
- * and the plan's requests when bought, which admission sums while it waits for a node.
+ * and the plan's requests and nodeSelector when bought, which admission sums while it waits for a node.
  */
-export function newInstanceFields(service: { slug: string; cpuRequest: string; memRequest: string }, appsDomain: string, shortId = newShortId()) {
+export function newInstanceFields(service: { slug: string; cpuRequest: string; memRequest: string; nodeSelector: Prisma.JsonValue }, appsDomain: string, shortId = newShortId()) {
   const host = hostOf(service.slug, shortId, appsDomain);
   const requests = planRequests(service);
-  return { shortId, namespace: namespaceOf(shortId), host, url: `https://${host}`, cpuRequestMillis: requests.cpu, memoryRequestMb: requests.memoryMb };
+  const nodeSelector = (service.nodeSelector ?? {}) as Prisma.InputJsonObject;
+  return { shortId, namespace: namespaceOf(shortId), host, url: `https://${host}`, cpuRequestMillis: requests.cpu, memoryRequestMb: requests.memoryMb, nodeSelector };
 }
