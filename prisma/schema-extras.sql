@@ -68,6 +68,16 @@ BEGIN
 END
 $fn$;
 
+CREATE FUNCTION "refuse_unless"(ok boolean, code text) RETURNS boolean
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF ok IS NOT TRUE THEN
+    RAISE EXCEPTION '%', code;
+  END IF;
+  RETURN true;
+END
+$fn$;
+
 CREATE INDEX "worker_nodes_admissible_idx" ON "worker_nodes"("id") WHERE "status" = 'ACTIVE' AND "isReady" AND "isSchedulable";
 
 -- The node search (workers.list.ts): one trigram index on the searched columns joined by newlines

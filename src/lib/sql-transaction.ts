@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { poolOf, type Db } from './db.js';
 import { statementName, types } from './sql.js';
 
@@ -57,4 +57,53 @@ export async function sqlTransaction<T>(db: Db, fn: (tx: SqlTransaction) => Prom
     // A connection whose state is unknown is not handed to the next caller.
     client.release(broken instanceof Error ? broken : undefined);
   }
+}
+
+/** `value` as an SQL literal: strings (and dates, as ISO text) escaped by pg, numbers and booleans as written. */
+function literal(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'string') return pg.escapeLiteral(value);
+  if (value instanceof Date) return pg.escapeLiteral(value.toISOString());
+  if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  throw new Error(`no SQL literal for ${typeof value}`);
+}
+
+/**
+ * `text` with each `$n` replaced by the literal of values[n - 1], for a script (sqlScript): the
+ * simple protocol that runs several statements in one message takes no parameters. The text's
+ * own characters must hold no `$` but its parameters.
+ */
+export const inlineValues = (text: string, values: readonly unknown[]) =>
+  text.replace(/\$(\d+)/g, (_m, n: string) => {
+    if (Number(n) > values.length) throw new Error(`no value for $${n}`);
+    return literal(values[Number(n) - 1]);
+  });
+
+/**
+ * Runs `script`, statements separated by semicolons with their values inlined (inlineValues),
+ * as one message on a connection of the pool behind `db`: a whole transaction (BEGIN ... COMMIT)
+ * in one round trip. PostgreSQL skips the rest of the message after a failing statement and the
+ * transaction is rolled back here. Returns each statement's result.
+ */
+export async function sqlScript(db: Db, script: string): Promise<pg.QueryResult[]> {
+  const pool = poolOf(db);
+  if (!pool) throw new Error('sqlScript needs a client made by createDb');
+  const client = await pool.connect();
+  let broken: unknown;
+  try {
+    const result = (await client.query({ text: script, types })) as pg.QueryResult | pg.QueryResult[];
+    return Array.isArray(result) ? result : [result];
+  } catch (err) {
+    await client.query('ROLLBACK').catch((e: unknown) => (broken = e));
+    throw err;
+  } finally {
+    client.release(broken instanceof Error ? broken : undefined);
+  }
+}
+
+/** One prepared statement on the pool behind `db`, outside any transaction. */
+export async function sqlQuery<T>(db: Db, text: string, values: readonly unknown[] = []): Promise<T[]> {
+  const pool = poolOf(db);
+  if (!pool) throw new Error('sqlQuery needs a client made by createDb');
+  return (await pool.query({ name: statementName(text), text, values: values as unknown[], types })).rows as T[];
 }

@@ -74,6 +74,17 @@ BEGIN
 END
 $fn$;
 
+-- A script's way to stop where a condition fails: raises `code` (SQLSTATE P0001) unless ok
+CREATE FUNCTION "refuse_unless"(ok boolean, code text) RETURNS boolean
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF ok IS NOT TRUE THEN
+    RAISE EXCEPTION '%', code;
+  END IF;
+  RETURN true;
+END
+$fn$;
+
 -- The nodes admission reads: ready, schedulable and ACTIVE. Heartbeats
 -- that do not change these columns stay HOT updates
 CREATE INDEX "worker_nodes_admissible_idx" ON "worker_nodes"("id") WHERE "status" = 'ACTIVE' AND "isReady" AND "isSchedulable";

@@ -1,8 +1,8 @@
 import { AppError, notFound } from '../../lib/errors/index.js';
-import { recordEvent } from '../../lib/events.js';
+import { newEventId } from '../../lib/events.js';
 import { newId } from '../../lib/ids.js';
-import { sqlTransaction } from '../../lib/sql-transaction.js';
-import { ensureWalletSql, charge } from '../wallet/index.js';
+import { inlineValues, sqlQuery, sqlScript } from '../../lib/sql-transaction.js';
+import { ensureWalletSql, entryValues, insufficientBalance, POST_ENTRY_CTES } from '../wallet/index.js';
 import { admissionRefusal, admitStatement } from './subscriptions.admission.js';
 import { anchorDayOf, nextPeriodEnd } from './subscriptions.periods.js';
 import { settle, type SubscriptionsDeps } from './subscriptions.service.js';
@@ -26,19 +26,20 @@ interface ServiceRow {
 
 type NewRows = Omit<SubscriptionRow, 'service' | 'pendingService' | 'instance'> & { instance: NonNullable<SubscriptionRow['instance']> };
 
-// The hot path of POST /subscriptions as raw SQL on one pg connection (sqlTransaction): six
-// round trips (BEGIN, the service, the rows, the charge, the event, admission with the COMMIT),
-// where the same steps through Prisma's interactive transaction took fifteen and a read of the
-// result. The user's wallet is made empty on first use, with the service read.
-const SERVICE_SQL = `WITH wallet AS (${ensureWalletSql})
-  SELECT id, name, slug, "displayName", category, "monthlyPrice", currency, "planGroup", status::text AS status,
+// POST /subscriptions in two round trips: the service read, then the whole transaction as one
+// script (sqlScript): the wallet made empty on first use, one statement that writes the
+// subscription, its PENDING instance, the first month's CHARGE (the ledger's own statement, as
+// CTEs) and the event, then admission, then the COMMIT. The same steps took six round trips as
+// separate statements and fifteen through Prisma's interactive transaction; on two shared cores
+// each round trip costs the API about 0.3 ms of its only thread in the socket write alone.
+const SERVICE_SQL = `SELECT id, name, slug, "displayName", category, "monthlyPrice", currency, "planGroup", status::text AS status,
     ("dockerImage" IS NOT NULL AND "containerPort" IS NOT NULL) AS deployable, "cpuRequest", "memRequest", "nodeSelector"
-  FROM service_catalog WHERE id = $4`;
+  FROM service_catalog WHERE id = $1`;
 
-// The subscription and its PENDING instance. Timestamps are timestamp(3) holding UTC wall time:
-// the ISO text's zone is dropped by the cast. The partial unique index on live (user, service)
-// pairs settles two concurrent subscribes of one user to one service, before any money moves.
-const INSERT_SQL = `WITH sub AS (
+// Timestamps are timestamp(3) holding UTC wall time: the ISO text's zone is dropped by the cast.
+// The partial unique index on live (user, service) pairs settles two concurrent subscribes of one
+// user to one service; refuse_unless stops the script when the balance did not cover the charge.
+const ROWS_CTES = `sub AS (
     INSERT INTO subscriptions (id, "userId", "serviceId", status, "startDate", "createdAt", "updatedAt", "currentPeriodStart", "currentPeriodEnd", "billingAnchorDay", "priceAmount", currency, "idempotencyKey")
     VALUES ($1, $2, $3, 'PENDING', $4::timestamp, $4::timestamp, $4::timestamp, $4::timestamp, $5::timestamp, $6::int, $7::int, $8, $9)
     RETURNING *
@@ -46,8 +47,13 @@ const INSERT_SQL = `WITH sub AS (
     INSERT INTO service_instances (id, "subscriptionId", status, "shortId", namespace, host, url, "cpuRequestMillis", "memoryRequestMb", "nodeSelector", "lastTransitionAt", "createdAt", "updatedAt")
     SELECT $10, sub.id, 'PENDING', $11, $12, $13, $14, $15::int, $16::int, $17::jsonb, $4::timestamp, $4::timestamp, $4::timestamp FROM sub
     RETURNING id, status, url, host, namespace, "nodeName", "workerNodeId", "readyReplicas", "lastError", "lastTransitionAt", "createdAt"
-  )
-  SELECT sub.*, row_to_json(inst.*) AS instance FROM sub, inst`;
+  )`;
+const EVENT_CTE = `event AS (
+    INSERT INTO domain_events (id, type, "userId", "subjectType", "subjectId", data, "occurredAt")
+    SELECT $1, 'subscription.created', $2, 'subscription', $3, $4::jsonb || jsonb_build_object('transactionId', r.id, 'transactionNumber', r.number), $5::timestamp FROM ledger_row r
+  )`;
+const RESULT = `SELECT sub.*, row_to_json(inst.*) AS instance, refuse_unless(r.id IS NOT NULL, 'INSUFFICIENT_BALANCE') AS charged
+  FROM sub CROSS JOIN inst LEFT JOIN ledger_row r ON true`;
 
 const isUniqueViolation = (err: unknown, target: string) => {
   const e = err as { code?: string; constraint?: string; meta?: unknown; message?: string };
@@ -76,47 +82,53 @@ export async function subscribe(deps: SubscriptionsDeps, userId: string, input: 
   const now = (deps.now ?? (() => new Date()))();
   const at = now.toISOString();
   const id = newId();
-  let service: ServiceRow | undefined;
+  const [service] = await sqlQuery<ServiceRow>(db, SERVICE_SQL, [input.serviceId]);
+  if (!service || service.status !== 'ACTIVE') throw notFound('service', input.serviceId);
+  if (!service.deployable) throw new AppError('SERVICE_NOT_DEPLOYABLE', `${service.displayName} has no image or port yet and cannot be subscribed to`);
+  const tz = config.billing.timezone;
+  const anchor = anchorDayOf(now, tz);
+  const instance = newInstanceFields(service, config.appsDomain);
+  const entry = { userId, type: 'CHARGE' as const, amount: -service.monthlyPrice, description: `${service.displayName}, first month`, idempotencyKey: `charge:${id}:${at}`, subscriptionId: id, now };
+  const write = [
+    inlineValues(ROWS_CTES, [
+      id, userId, service.id, at, nextPeriodEnd(now, anchor, tz).toISOString(), anchor, service.monthlyPrice, service.currency, key ?? null,
+      newId(), instance.shortId, instance.namespace, instance.host, instance.url, instance.cpuRequestMillis, instance.memoryRequestMb, JSON.stringify(instance.nodeSelector),
+    ]),
+    inlineValues(POST_ENTRY_CTES, entryValues(entry)),
+    inlineValues(EVENT_CTE, [newEventId(now), userId, id, JSON.stringify({ subscriptionId: id, serviceId: service.id, status: 'PENDING', amount: service.monthlyPrice }), at]),
+  ];
   try {
-    const rows = await sqlTransaction(
+    const results = await sqlScript(
       db,
-      async (tx) => {
-        [service] = await tx.query<ServiceRow>(SERVICE_SQL, [...ensureWalletValues(userId, config.currency), input.serviceId]);
-        if (!service || service.status !== 'ACTIVE') throw notFound('service', input.serviceId);
-        if (!service.deployable) throw new AppError('SERVICE_NOT_DEPLOYABLE', `${service.displayName} has no image or port yet and cannot be subscribed to`);
-        const tz = config.billing.timezone;
-        const anchor = anchorDayOf(now, tz);
-        const instance = newInstanceFields(service, config.appsDomain);
-        const [row] = await tx.query<NewRows>(INSERT_SQL, [
-          id, userId, service.id, at, nextPeriodEnd(now, anchor, tz).toISOString(), anchor, service.monthlyPrice, service.currency, key ?? null,
-          newId(), instance.shortId, instance.namespace, instance.host, instance.url, instance.cpuRequestMillis, instance.memoryRequestMb, JSON.stringify(instance.nodeSelector),
-        ]);
-        if (!row) throw new Error('the subscription insert returned no row');
-        const trx = await charge(tx, { userId, type: 'CHARGE', amount: -service.monthlyPrice, description: `${service.displayName}, first month`, idempotencyKey: `charge:${id}:${at}`, subscriptionId: id, now });
-        await recordEvent(
-          tx,
-          { type: 'subscription.created', userId, subjectType: 'subscription', subjectId: id, data: { subscriptionId: id, serviceId: service.id, status: 'PENDING', transactionId: trx.id, transactionNumber: trx.number, amount: service.monthlyPrice } },
-          now,
-        );
-        return row;
-      },
-      // Stock and room are decided one subscribe at a time, last, so the last slot of a service
-      // or of the fleet is sold once (subscriptions.admission.ts).
-      { last: admitStatement(id) },
+      [
+        'BEGIN',
+        inlineValues(ensureWalletSql, [newId(), userId, config.currency]),
+        `WITH ${write.join(', ')} ${RESULT}`,
+        // Stock and room are decided one subscribe at a time, last, so the last slot of a service
+        // or of the fleet is sold once (subscriptions.admission.ts).
+        admitStatement(id),
+        'COMMIT',
+      ].join('; '),
     );
+    const rows = results[2]?.rows[0] as (NewRows & { charged: boolean }) | undefined;
+    if (!rows) throw new Error('the subscription insert returned no row');
     settle(deps, [{ id, status: 'PENDING', userId, instance: 'provision', instanceId: rows.instance.id }]);
-    const s = service as ServiceRow;
-    const { instance, ...sub } = rows;
+    const s = service;
+    const { instance: row, charged: _charged, ...sub } = rows;
     const view: SubscriptionRow = {
       ...sub,
       service: { id: s.id, name: s.name, slug: s.slug, displayName: s.displayName, category: s.category, monthlyPrice: s.monthlyPrice, currency: s.currency, planGroup: s.planGroup },
       pendingService: null,
       // row_to_json writes timestamps as ISO text without a zone: UTC wall time.
-      instance: { ...instance, lastTransitionAt: utc(instance.lastTransitionAt), createdAt: utc(instance.createdAt) },
+      instance: { ...row, lastTransitionAt: utc(row.lastTransitionAt), createdAt: utc(row.createdAt) },
     };
     return { subscription: toSubscriptionView(view), replayed: false };
   } catch (err) {
-    const refused = service && admissionRefusal(err, service);
+    if ((err as { code?: unknown }).code === 'P0001' && (err as Error).message === 'INSUFFICIENT_BALANCE') {
+      const [wallet] = await sqlQuery<{ balance: number }>(db, BALANCE_SQL, [userId]);
+      throw insufficientBalance(wallet?.balance ?? 0, service.monthlyPrice);
+    }
+    const refused = admissionRefusal(err, service);
     if (refused) throw refused;
     // A concurrent twin committed first: the same key is a replay, the same service a duplicate.
     if (key && isUniqueViolation(err, 'idempotencyKey')) return (await replay()) as NonNullable<Awaited<ReturnType<typeof replay>>>;
@@ -126,4 +138,4 @@ export async function subscribe(deps: SubscriptionsDeps, userId: string, input: 
 }
 
 const utc = (value: Date | string) => (value instanceof Date ? value : new Date(`${value}Z`));
-const ensureWalletValues = (userId: string, currency: string) => [newId(), userId, currency];
+const BALANCE_SQL = `SELECT balance FROM wallets WHERE "userId" = $1`;

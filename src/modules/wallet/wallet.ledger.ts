@@ -87,39 +87,48 @@ const balanceOf = async (tx: RawClient, userId: string) =>
 export const MAX_BALANCE = 2_147_483_647;
 
 /**
+ * postEntry's statement as two CTEs, for a caller whose own statement must post too (subscribe):
+ * `ledger_wallet` moves the balance unless that would leave it outside [0, MAX_BALANCE] (computed
+ * as bigint, so one past the maximum is refused rather than overflowing), and `ledger_row` is the
+ * new SUCCEEDED row, none when the balance did not move. Its parameters are entryValues(entry).
+ */
+export const POST_ENTRY_CTES = `ledger_wallet AS (
+       UPDATE wallets SET balance = balance + $5::int, "updatedAt" = ${UTC(14)}
+       WHERE "userId" = $2 AND balance::bigint + $5::int BETWEEN 0 AND ${MAX_BALANCE}
+       RETURNING id, balance
+     ), ledger_row AS (
+       INSERT INTO transactions (${COLUMNS})
+       SELECT $1, ${NUMBER(14)}, w.id, $2, $3::"TransactionType", $4::"TransactionStatus", $5::int, w.balance, $6, $7, $8, $9::"PaymentProvider", $10, $11, $12::jsonb, ${UTC(13)}, ${UTC(14)}, ${UTC(14)}
+       FROM ledger_wallet w
+       RETURNING ${COLUMNS}
+     )`;
+export const entryValues = (entry: Entry) => params(entry, 'SUCCEEDED');
+
+/**
  * Applies `entry` now: the balance moves by `amount` unless that would take it below zero, and the
  * SUCCEEDED ledger row is written, both by one statement. Undefined when the balance does not
  * suffice (nothing written). A credit the balance cannot hold is refused (409). A repeated
  * idempotency key fails with the unique violation.
  */
 export async function postEntry(tx: RawClient, entry: Entry): Promise<LedgerRow | undefined> {
-  // The new balance is computed as bigint, so that one past the maximum is refused rather than overflowing.
-  const rows = await tx.$queryRawUnsafe<LedgerRow[]>(
-    `WITH w AS (
-       UPDATE wallets SET balance = balance + $5::int, "updatedAt" = ${UTC(14)}
-       WHERE "userId" = $2 AND balance::bigint + $5::int BETWEEN 0 AND ${MAX_BALANCE}
-       RETURNING id, balance
-     )
-     INSERT INTO transactions (${COLUMNS})
-     SELECT $1, ${NUMBER(14)}, w.id, $2, $3::"TransactionType", $4::"TransactionStatus", $5::int, w.balance, $6, $7, $8, $9::"PaymentProvider", $10, $11, $12::jsonb, ${UTC(13)}, ${UTC(14)}, ${UTC(14)}
-     FROM w
-     RETURNING ${COLUMNS}`,
-    ...params(entry, 'SUCCEEDED'),
-  );
+  const rows = await tx.$queryRawUnsafe<LedgerRow[]>(`WITH ${POST_ENTRY_CTES} SELECT * FROM ledger_row`, ...entryValues(entry));
   if (!rows[0] && entry.amount > 0 && (await balanceOf(tx, entry.userId)) !== undefined) {
     throw new AppError('CONFLICT', `A wallet holds at most ${MAX_BALANCE}: this credit would take the balance past it`, { errors: [{ field: 'amount', message: `the balance can grow by at most ${MAX_BALANCE} minus the current balance` }] });
   }
   return rows[0];
 }
 
+/** 402: the balance does not cover `needed`. */
+export const insufficientBalance = (balance: number, needed: number) =>
+  new AppError('INSUFFICIENT_BALANCE', `The wallet balance (${balance}) does not cover ${needed}`, {
+    errors: [{ field: 'balance', message: `Top up at least ${needed - balance} more` }],
+  });
+
 /** Like postEntry, but refuses with 402 INSUFFICIENT_BALANCE when the balance does not suffice. */
 export async function charge(tx: RawClient, entry: Entry): Promise<LedgerRow> {
   const row = await postEntry(tx, entry);
   if (!row) {
-    const balance = (await balanceOf(tx, entry.userId)) ?? 0;
-    throw new AppError('INSUFFICIENT_BALANCE', `The wallet balance (${balance}) does not cover ${-entry.amount}`, {
-      errors: [{ field: 'balance', message: `Top up at least ${-entry.amount - balance} more` }],
-    });
+    throw insufficientBalance((await balanceOf(tx, entry.userId)) ?? 0, -entry.amount);
   }
   return row;
 }
