@@ -30,7 +30,7 @@ export interface EventRow {
 /** `evt_` + a time-ordered, random id: sortable in logs, unguessable, and the `webhook-id` of its deliveries. */
 export const newEventId = (now = new Date()) => `evt_${now.getTime().toString(36).padStart(9, '0')}${randomBytes(10).toString('hex')}`;
 
-/** Writes an event inside the caller's transaction (Prisma's or a SqlTransaction); returns its id. */
+/** Writes an event inside the caller's transaction (Prisma's or sqlTransaction's); returns its id. */
 export async function recordEvent(tx: RawClient, event: NewEvent, now = new Date()): Promise<string> {
   const id = newEventId(now);
   // occurredAt is a timestamp(3) holding UTC wall time: the ISO text's zone is dropped by the cast.

@@ -3,28 +3,32 @@ import { poolOf, type Db } from './db.js';
 import { statementName, types } from './sql.js';
 
 /**
- * What the raw-SQL helpers (the ledger, the outbox) need of a transaction: Prisma's interactive
- * transaction client has it, and so has a SqlTransaction.
+ * What the raw-SQL helpers (the ledger, the outbox, transition()) need of a transaction: Prisma's
+ * interactive transaction client has it, and so has sqlTransaction's.
  */
 export interface RawClient {
   $queryRawUnsafe<T = unknown>(query: string, ...values: unknown[]): PromiseLike<T>;
   $executeRawUnsafe(query: string, ...values: unknown[]): PromiseLike<number>;
 }
 
-/** A transaction on one connection of the pg pool behind Prisma, for a measured hot path. */
-export interface SqlTransaction extends RawClient {
-  query<T>(text: string, values?: readonly unknown[]): Promise<T[]>;
-}
-
-interface Options {
-  /**
-   * A last statement sent in one message with the COMMIT, so the COMMIT follows it on the server
-   * without waiting for this process: what the statement locks (an advisory lock, say) is held
-   * only as long as the statement and the commit take. It travels as plain text (the simple
-   * protocol is what allows two statements in one message), so every value in it must be
-   * escaped with pg.escapeLiteral. If it fails, nothing is committed.
-   */
-  last?: string;
+/**
+ * `fn` with a connection of the pool behind `db`. When it throws, whatever transaction the
+ * connection is in is rolled back; a connection whose rollback failed, in an unknown state, is
+ * not handed to the next caller.
+ */
+async function onConnection<T>(db: Db, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const pool = poolOf(db);
+  if (!pool) throw new Error('raw SQL on the pool needs a client made by createDb');
+  const client = await pool.connect();
+  let broken: unknown;
+  try {
+    return await fn(client);
+  } catch (err) {
+    await client.query('ROLLBACK').catch((e: unknown) => (broken = e));
+    throw err;
+  } finally {
+    client.release(broken instanceof Error ? broken : undefined);
+  }
 }
 
 /**
@@ -33,30 +37,18 @@ interface Options {
  * Prisma interactive transaction. Statements are prepared once per connection and read back as
  * Prisma reads them (sql.ts).
  */
-export async function sqlTransaction<T>(db: Db, fn: (tx: SqlTransaction) => Promise<T>, options: Options = {}): Promise<T> {
-  const pool = poolOf(db);
-  if (!pool) throw new Error('sqlTransaction needs a client made by createDb');
-  const client = await pool.connect();
-  const run = <R extends pg.QueryResultRow>(text: string, values: readonly unknown[] = []) =>
-    client.query<R>({ name: statementName(text), text, values: values as unknown[], types });
-  const tx: SqlTransaction = {
-    query: async <R>(text: string, values?: readonly unknown[]) => (await run(text, values)).rows as R[],
-    $queryRawUnsafe: async <R>(text: string, ...values: unknown[]) => (await run(text, values)).rows as R,
-    $executeRawUnsafe: async (text: string, ...values: unknown[]) => (await run(text, values)).rowCount ?? 0,
-  };
-  let broken: unknown;
-  try {
+export function sqlTransaction<T>(db: Db, fn: (tx: RawClient) => Promise<T>): Promise<T> {
+  return onConnection(db, async (client) => {
+    const run = (text: string, values: unknown[]) => client.query({ name: statementName(text), text, values, types });
+    const tx: RawClient = {
+      $queryRawUnsafe: async <R>(text: string, ...values: unknown[]) => (await run(text, values)).rows as R,
+      $executeRawUnsafe: async (text: string, ...values: unknown[]) => (await run(text, values)).rowCount ?? 0,
+    };
     await client.query('BEGIN');
     const result = await fn(tx);
-    await client.query(options.last ? `${options.last}; COMMIT` : 'COMMIT');
+    await client.query('COMMIT');
     return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch((e: unknown) => (broken = e));
-    throw err;
-  } finally {
-    // A connection whose state is unknown is not handed to the next caller.
-    client.release(broken instanceof Error ? broken : undefined);
-  }
+  });
 }
 
 /** `value` as an SQL literal: strings (and dates, as ISO text) escaped by pg, numbers and booleans as written. */
@@ -85,20 +77,11 @@ export const inlineValues = (text: string, values: readonly unknown[]) =>
  * in one round trip. PostgreSQL skips the rest of the message after a failing statement and the
  * transaction is rolled back here. Returns each statement's result.
  */
-export async function sqlScript(db: Db, script: string): Promise<pg.QueryResult[]> {
-  const pool = poolOf(db);
-  if (!pool) throw new Error('sqlScript needs a client made by createDb');
-  const client = await pool.connect();
-  let broken: unknown;
-  try {
+export function sqlScript(db: Db, script: string): Promise<pg.QueryResult[]> {
+  return onConnection(db, async (client) => {
     const result = (await client.query({ text: script, types })) as pg.QueryResult | pg.QueryResult[];
     return Array.isArray(result) ? result : [result];
-  } catch (err) {
-    await client.query('ROLLBACK').catch((e: unknown) => (broken = e));
-    throw err;
-  } finally {
-    client.release(broken instanceof Error ? broken : undefined);
-  }
+  });
 }
 
 /** One prepared statement on the pool behind `db`, outside any transaction. */

@@ -242,10 +242,11 @@ export async function reconcileInstance(deps: InstancesDeps, instanceId: string,
 export function instanceEffects(deps: Pick<InstancesDeps, 'db' | 'jobs' | 'logger'>) {
   const queueOf = { provision: INSTANCE_QUEUES.provision, resume: INSTANCE_QUEUES.provision, stop: INSTANCE_QUEUES.stop, delete: INSTANCE_QUEUES.delete } as const;
   return (effect: keyof typeof queueOf, subscriptionId: string, instanceId?: string): void => {
-    if (instanceId) return deps.jobs.trigger(queueOf[effect], { instanceId }, { singletonKey: instanceId });
+    const queue = (id: string) => deps.jobs.trigger(queueOf[effect], { instanceId: id }, { singletonKey: id });
+    if (instanceId) return queue(instanceId);
     deps.db.serviceInstance.findUnique({ where: { subscriptionId }, select: { id: true } }).then(
       (inst) => {
-        if (inst) deps.jobs.trigger(queueOf[effect], { instanceId: inst.id }, { singletonKey: inst.id });
+        if (inst) queue(inst.id);
       },
       (err: unknown) => deps.logger.error(`Could not queue instance ${effect} of subscription ${subscriptionId}: ${message(err)}`),
     );

@@ -1,5 +1,5 @@
-import pg from 'pg';
 import { AppError } from '../../lib/errors/index.js';
+import { inlineValues } from '../../lib/sql-transaction.js';
 import { quantityAmount } from '../catalog/quantities.js';
 
 /**
@@ -10,9 +10,9 @@ import { quantityAmount } from '../catalog/quantities.js';
  * still waiting for a node are set against the fleet.
  *
  * The decision is the database function admit_instance (migration 20261202180000_admission_function),
- * sent as the subscribing transaction's last statement in one message with its COMMIT
- * (sqlTransaction's `last`). Admissions run one at a time under an advisory lock, so the lock is
- * held for the function and the commit only, with no round trip to this process in between; the
+ * the subscribing transaction's last statement, sent in one message with its COMMIT (subscribe's
+ * script). Admissions run one at a time under an advisory lock, so the lock is held for the
+ * function and the commit only, with no round trip to this process in between; the
  * function reads fitting nodes until their room covers what is wanted (usually one). Driven from
  * here, the same steps held the lock across four round trips and a read of 500 nodes.
  */
@@ -30,7 +30,7 @@ export const planRequests = (service: { cpuRequest: string; memRequest: string }
 });
 
 /** The last statement of a subscribing transaction: raises SOLD_OUT or NO_CAPACITY, or admits. */
-export const admitStatement = (subscriptionId: string) => `SELECT admit_instance(${pg.escapeLiteral(subscriptionId)})`;
+export const admitStatement = (subscriptionId: string) => inlineValues('SELECT admit_instance($1)', [subscriptionId]);
 
 /** The refusal admit_instance raised, as the API answers it; undefined for any other error. */
 export function admissionRefusal(err: unknown, service: { displayName: string }): AppError | undefined {

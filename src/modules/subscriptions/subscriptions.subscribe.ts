@@ -2,7 +2,7 @@ import { AppError, notFound } from '../../lib/errors/index.js';
 import { newEventId } from '../../lib/events.js';
 import { newId } from '../../lib/ids.js';
 import { inlineValues, sqlQuery, sqlScript } from '../../lib/sql-transaction.js';
-import { ensureWalletSql, entryValues, insufficientBalance, POST_ENTRY_CTES } from '../wallet/index.js';
+import { balanceOf, ensureWalletSql, entryValues, insufficientBalance, POST_ENTRY_CTES } from '../wallet/index.js';
 import { admissionRefusal, admitStatement } from './subscriptions.admission.js';
 import { anchorDayOf, nextPeriodEnd } from './subscriptions.periods.js';
 import { settle, type SubscriptionsDeps } from './subscriptions.service.js';
@@ -55,11 +55,10 @@ const EVENT_CTE = `event AS (
 const RESULT = `SELECT sub.*, row_to_json(inst.*) AS instance, refuse_unless(r.id IS NOT NULL, 'INSUFFICIENT_BALANCE') AS charged
   FROM sub CROSS JOIN inst LEFT JOIN ledger_row r ON true`;
 
+/** pg's unique violation of a constraint whose name holds `target`. */
 const isUniqueViolation = (err: unknown, target: string) => {
-  const e = err as { code?: string; constraint?: string; meta?: unknown; message?: string };
-  if (e.code === '23505') return (e.constraint ?? '').includes(target);
-  if (e.code !== 'P2002') return false;
-  return JSON.stringify(e.meta ?? {}).includes(target) || (e.message ?? '').includes(target);
+  const e = err as { code?: string; constraint?: string };
+  return e.code === '23505' && (e.constraint ?? '').includes(target);
 };
 
 const alreadySubscribed = () => new AppError('ALREADY_SUBSCRIBED', 'You already have a live subscription to this service');
@@ -113,11 +112,10 @@ export async function subscribe(deps: SubscriptionsDeps, userId: string, input: 
     const rows = results[2]?.rows[0] as (NewRows & { charged: boolean }) | undefined;
     if (!rows) throw new Error('the subscription insert returned no row');
     settle(deps, [{ id, status: 'PENDING', userId, instance: 'provision', instanceId: rows.instance.id }]);
-    const s = service;
     const { instance: row, charged: _charged, ...sub } = rows;
     const view: SubscriptionRow = {
       ...sub,
-      service: { id: s.id, name: s.name, slug: s.slug, displayName: s.displayName, category: s.category, monthlyPrice: s.monthlyPrice, currency: s.currency, planGroup: s.planGroup },
+      service: { id: service.id, name: service.name, slug: service.slug, displayName: service.displayName, category: service.category, monthlyPrice: service.monthlyPrice, currency: service.currency, planGroup: service.planGroup },
       pendingService: null,
       // row_to_json writes timestamps as ISO text without a zone: UTC wall time.
       instance: { ...row, lastTransitionAt: utc(row.lastTransitionAt), createdAt: utc(row.createdAt) },
@@ -125,8 +123,7 @@ export async function subscribe(deps: SubscriptionsDeps, userId: string, input: 
     return { subscription: toSubscriptionView(view), replayed: false };
   } catch (err) {
     if ((err as { code?: unknown }).code === 'P0001' && (err as Error).message === 'INSUFFICIENT_BALANCE') {
-      const [wallet] = await sqlQuery<{ balance: number }>(db, BALANCE_SQL, [userId]);
-      throw insufficientBalance(wallet?.balance ?? 0, service.monthlyPrice);
+      throw insufficientBalance((await balanceOf(db, userId)) ?? 0, service.monthlyPrice);
     }
     const refused = admissionRefusal(err, service);
     if (refused) throw refused;
@@ -138,4 +135,3 @@ export async function subscribe(deps: SubscriptionsDeps, userId: string, input: 
 }
 
 const utc = (value: Date | string) => (value instanceof Date ? value : new Date(`${value}Z`));
-const BALANCE_SQL = `SELECT balance FROM wallets WHERE "userId" = $1`;

@@ -86,7 +86,7 @@ const valueOf = (v: unknown) => (v instanceof Date ? v.toISOString() : v);
  * Applies `name` to the subscription: one UPDATE guarded by the rule's `from` (and `where`), the
  * rule's event in the same transaction. 409 INVALID_STATE, with nothing changed, when the
  * subscription is not in a state the rule starts from. Raw SQL, so that it runs in a Prisma
- * transaction and in a SqlTransaction (the billing jobs' hot path) alike.
+ * transaction and in sqlTransaction's (the billing jobs' hot path) alike.
  */
 export async function transition(
   tx: RawClient,

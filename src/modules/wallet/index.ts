@@ -14,7 +14,7 @@ export function walletModule(deps: ModuleDeps): ApiModule {
   };
 }
 
-export { charge, closePending, createPending, ensureWallet, ensureWalletSql, entryValues, insufficientBalance, POST_ENTRY_CTES, postEntry, settlePending, type LedgerRow } from './wallet.ledger.js';
+export { balanceOf, charge, closePending, createPending, ensureWallet, ensureWalletSql, entryValues, insufficientBalance, POST_ENTRY_CTES, postEntry, settlePending, type LedgerRow } from './wallet.ledger.js';
 export { afterCredit, creditedEvent, toTransactionView } from './wallet.service.js';
 export { createMidtransClient, type MidtransClient } from './wallet.midtrans.js';
 export { expireTopups } from './wallet.topups.js';

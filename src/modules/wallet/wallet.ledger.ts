@@ -80,7 +80,7 @@ const params = (e: Entry, status: TransactionStatus) => [
 ];
 
 /** The user's balance; undefined without a wallet. */
-const balanceOf = async (tx: RawClient, userId: string) =>
+export const balanceOf = async (tx: RawClient, userId: string) =>
   (await tx.$queryRawUnsafe<{ balance: number }[]>(`SELECT balance FROM wallets WHERE "userId" = $1`, userId))[0]?.balance;
 
 /** wallets.balance is a PostgreSQL integer: a credit beyond this would fail as "integer out of range". */
