@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { tokenKubeConfig } from '../lib/kubeconfig.js';
 import { RESOURCES, resourceByKind, type ResourceDef } from './kube-double.resources.js';
 import { clone, type JsonObject } from './kube-double.fields.js';
 import { createStore, type StoreEvent } from './kube-double.store.js';
@@ -106,13 +107,7 @@ export async function startKubeDouble(options: KubeDoubleOptions = {}) {
   address = `127.0.0.1:${port}`;
   const url = `http://${address}`;
 
-  const made = options.kubeConfig === false ? undefined : new (await import('@kubernetes/client-node')).KubeConfig();
-  made?.loadFromOptions({
-    clusters: [{ name: 'kube-double', server: url, skipTLSVerify: true }],
-    users: [{ name: 'minispod', token }],
-    contexts: [{ name: 'kube-double', cluster: 'kube-double', user: 'minispod', namespace: 'default' }],
-    currentContext: 'kube-double',
-  });
+  const made = options.kubeConfig === false ? undefined : await tokenKubeConfig(url, token);
   const kubeconfigYaml = [
     'apiVersion: v1', 'kind: Config', 'current-context: kube-double',
     'clusters:', '- name: kube-double', '  cluster:', `    server: ${url}`, '    insecure-skip-tls-verify: true',

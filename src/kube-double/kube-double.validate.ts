@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { kubernetesModel } from '../lib/kubernetes-models.js';
 import { invalid, type StatusCause } from './kube-double.status.js';
 import type { ResourceDef } from './kube-double.resources.js';
 import { deepEqual, isObject, type Json, type JsonObject } from './kube-double.fields.js';
@@ -6,20 +6,8 @@ import { matchesSelector } from './kube-double.selectors.js';
 import { quantityValue } from './kube-double.quantity.js';
 
 type Model = new (data: never) => { validate(): void };
-const PATHS: Record<string, string> = {
-  Deployment: 'apps/v1/Deployment', Ingress: 'networking.k8s.io/v1/Ingress', NetworkPolicy: 'networking.k8s.io/v1/NetworkPolicy', PodDisruptionBudget: 'policy/v1/PodDisruptionBudget',
-  LimitRange: 'v1/LimitRange', Namespace: 'v1/Namespace', Node: 'v1/Node', PersistentVolumeClaim: 'v1/PersistentVolumeClaim', Pod: 'v1/Pod', ResourceQuota: 'v1/ResourceQuota',
-  Secret: 'v1/Secret', Service: 'v1/Service',
-};
-const models = new Map<string, Model>();
-const require = createRequire(import.meta.url);
-/** kubernetes-models' class of a kind, required (CommonJS build) with the first write of that kind: the simulated cluster idles without its schemas. */
-function modelOf(kind: string): Model | undefined {
-  const path = PATHS[kind];
-  if (!path) return undefined;
-  if (!models.has(kind)) models.set(kind, (require(`kubernetes-models/${path}`) as Record<string, Model>)[kind] as Model);
-  return models.get(kind);
-}
+/** kubernetes-models' class of a kind, required with the first write of that kind: the simulated cluster idles without its schemas. */
+const modelOf = (kind: string) => kubernetesModel(kind) as Model | undefined;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

@@ -1,4 +1,4 @@
-import { findKubeconfig } from '../../lib/kubeconfig.js';
+import { findKubeconfig, tokenKubeConfig } from '../../lib/kubeconfig.js';
 import type { KubeConfig, KubernetesObject, RequestContext, ResponseContext } from '@kubernetes/client-node';
 import { toClusterError } from './instances.cluster-errors.js';
 import { APP_NAME, FIELD_MANAGER, LABELS, MANAGED_BY, type Manifest } from './instances.manifests.js';
@@ -12,7 +12,7 @@ import { APP_NAME, FIELD_MANAGER, LABELS, MANAGED_BY, type Manifest } from './in
 
 export type ClusterMode = 'kubeconfig' | 'in-cluster';
 
-export { findKubeconfig };
+export { findKubeconfig, tokenKubeConfig };
 
 /**
  * @kubernetes/client-node costs about 70 MB of memory once loaded (every generated model and API):
@@ -31,17 +31,6 @@ export async function loadKubeConfig(mode: ClusterMode, env: NodeJS.ProcessEnv =
   return kc;
 }
 
-/** A KubeConfig for an API server reached with a bearer token (the simulated cluster's double). */
-export async function tokenKubeConfig(server: string, token: string): Promise<KubeConfig> {
-  const kc = new (await client()).KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'kube-double', server, skipTLSVerify: true }],
-    users: [{ name: 'minispod', token }],
-    contexts: [{ name: 'kube-double', cluster: 'kube-double', user: 'minispod', namespace: 'default' }],
-    currentContext: 'kube-double',
-  });
-  return kc;
-}
 
 /** For the start-up banner: which API server and context minispod talks to. */
 export function describeCluster(kc: KubeConfig): { server: string; context: string; cluster: string; user?: string } {
@@ -289,9 +278,12 @@ export function createClusterDriver({ kubeConfig, requestTimeoutMs = 30_000, fie
       const placements = new Map<string, PodPlacement[]>();
       for (const p of pods) {
         const ns = p.metadata?.namespace;
-        if (ns) placements.set(ns, [...(placements.get(ns) ?? []), placementOf(p)]);
+        if (!ns) continue;
+        const list = placements.get(ns);
+        if (list) list.push(placementOf(p));
+        else placements.set(ns, [placementOf(p)]);
       }
-      for (const [ns, list] of placements) placements.set(ns, newestFirst(list));
+      for (const list of placements.values()) newestFirst(list);
       return { deployments: byNamespace, placements };
     },
 

@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { kubernetesModel } from '../../lib/kubernetes-models.js';
 import type { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import type { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
@@ -21,23 +21,12 @@ export interface Models {
   Service: typeof Service;
 }
 
-const PATHS: Record<keyof Models, string> = {
-  Deployment: 'apps/v1/Deployment', Ingress: 'networking.k8s.io/v1/Ingress', NetworkPolicy: 'networking.k8s.io/v1/NetworkPolicy', LimitRange: 'v1/LimitRange',
-  Namespace: 'v1/Namespace', PersistentVolumeClaim: 'v1/PersistentVolumeClaim', ResourceQuota: 'v1/ResourceQuota', Secret: 'v1/Secret', Service: 'v1/Service',
-};
+const KINDS: (keyof Models)[] = ['Deployment', 'Ingress', 'NetworkPolicy', 'LimitRange', 'Namespace', 'PersistentVolumeClaim', 'ResourceQuota', 'Secret', 'Service'];
 
 let loaded: Models | undefined;
 
-/**
- * The kubernetes-models classes manifests are built and checked with. Their schemas and validators
- * (about 6 MB of memory) are required with the first manifest rather than at start-up, which an
- * API with no cluster or no instance to apply never needs; required (their CommonJS build) so that
- * building manifests stays synchronous.
- */
+/** The kubernetes-models classes manifests are built and checked with, required with the first manifest (kubernetesModel). */
 export function models(): Models {
-  if (!loaded) {
-    const require = createRequire(import.meta.url);
-    loaded = Object.fromEntries(Object.entries(PATHS).map(([kind, path]) => [kind, (require(`kubernetes-models/${path}`) as Record<string, unknown>)[kind]])) as unknown as Models;
-  }
+  loaded ??= Object.fromEntries(KINDS.map((kind) => [kind, kubernetesModel(kind)])) as unknown as Models;
   return loaded;
 }

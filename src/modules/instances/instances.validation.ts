@@ -21,7 +21,6 @@ const IMAGE = /^[a-z0-9][a-z0-9._\-/:@]*$/i;
 
 type Model = new (data: never) => { validate(): void };
 
-
 function labelKeyValid(key: string): boolean {
   const slash = key.lastIndexOf('/');
   const [prefix, name] = slash >= 0 ? [key.slice(0, slash), key.slice(slash + 1)] : [undefined, key];
