@@ -1,12 +1,13 @@
 import supertest from 'supertest';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { buildApp, type BuiltApp } from '../../src/app.js';
 import type { Config, Env } from '../../src/lib/config.js';
 import { createDb, type Db } from '../../src/lib/db.js';
 import { createJobRunner, type Clock, type JobQueue, type JobRunner, type QueueSpec } from '../../src/lib/jobs.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createMailer, type Mailer } from '../../src/modules/notifications/index.js';
-import type { InstanceCluster } from '../../src/modules/instances/index.js';
+import { startKubeDouble, type KubeDouble } from '../../src/kube-double/index.js';
+import { clusterOf, type InstanceCluster } from '../../src/modules/instances/index.js';
 import { declareQueues, QUEUE_INFO, type QueueDeps } from '../../src/queues.js';
 import { testConfig } from './app.js';
 import { createDatabase, dropDatabase } from './test-database.js';
@@ -84,3 +85,29 @@ export async function createJobsContext(options: JobsContextOptions = {}): Promi
 }
 
 const runnerInfo = (runner: JobRunner) => runner.queues.map((q) => ({ name: q.name, deadLetter: q.deadLetter }));
+
+/**
+ * For a file that runs the instance jobs: a jobs context on a simulated cluster (the Kubernetes
+ * API double, pods ready 20 ms after they start), made before the file's tests and closed after
+ * them; `ready` receives both.
+ */
+export function useKubeJobsContext(clock: Clock, ready: (made: { ctx: JobsContext; kube: KubeDouble }) => void): void {
+  let kube: KubeDouble | undefined;
+  let ctx: JobsContext | undefined;
+  beforeAll(async () => {
+    kube = await startKubeDouble({ readyDelayMs: 20 });
+    ctx = await createJobsContext({ env: { LOG_LEVEL: 'silent' }, clock, cluster: clusterOf('simulated', kube.kubeConfig) });
+    ready({ ctx, kube });
+  });
+  afterAll(async () => {
+    await ctx?.close();
+    await kube?.close();
+  });
+}
+
+/** Runs the handler of queue `name` once, as `runner` would (its first attempt, unless `lastAttempt`). */
+export function runHandler(runner: JobRunner, config: Readonly<Config>, clock: Clock, name: string, data: object = {}, lastAttempt = false): Promise<unknown> {
+  const spec = runner.queues.find((q) => q.name === name);
+  if (!spec) throw new Error(`no queue ${name}`);
+  return spec.handler(data, { clock, logger: createLogger(config), jobId: `test-${name}`, retryCount: 0, lastAttempt });
+}

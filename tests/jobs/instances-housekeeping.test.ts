@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobContext } from '../../src/lib/jobs.js';
-import { createLogger } from '../../src/lib/logger.js';
-import { startKubeDouble, type KubeDouble } from '../../src/kube-double/index.js';
-import { clusterOf, ORPHANED_AT_ANNOTATION, usageWindow } from '../../src/modules/instances/index.js';
+import { describe, expect, it } from 'vitest';
+import type { KubeDouble } from '../../src/kube-double/index.js';
+import { ORPHANED_AT_ANNOTATION, usageWindow } from '../../src/modules/instances/index.js';
 import { createAdmin, createPlan, createPool, createUser, fund } from '../factories/index.js';
-import { createJobsContext, type JobsContext } from '../helpers/jobs-context.js';
+import { runHandler, useKubeJobsContext, type JobsContext } from '../helpers/jobs-context.js';
 import { apply } from '../helpers/kube.js';
 
 // usage.collect and maintenance.sweep on the real runner against the Kubernetes API double. The
@@ -16,21 +14,9 @@ let kube: KubeDouble;
 const PRICE = 20000;
 const poll = { timeout: 30_000, interval: 100 };
 
-beforeAll(async () => {
-  kube = await startKubeDouble({ readyDelayMs: 20 });
-  ctx = await createJobsContext({ env: { LOG_LEVEL: 'silent' }, clock, cluster: clusterOf('simulated', kube.kubeConfig) });
-});
-afterAll(async () => {
-  await ctx?.close();
-  await kube?.close();
-});
+useKubeJobsContext(clock, (made) => ({ ctx, kube } = made));
 
-async function runJob(name: string, data: object = {}) {
-  const spec = ctx.runner.queues.find((q) => q.name === name);
-  if (!spec) throw new Error(`no queue ${name}`);
-  const jobCtx: JobContext = { clock, logger: createLogger(ctx.config), jobId: `test-${name}`, retryCount: 0, lastAttempt: false };
-  return spec.handler(data, jobCtx) as Promise<Record<string, unknown>>;
-}
+const runJob = (name: string, data: object = {}) => runHandler(ctx.runner, ctx.config, clock, name, data) as Promise<Record<string, unknown>>;
 
 async function runningSubscription() {
   const pool = await createPool(ctx.db);

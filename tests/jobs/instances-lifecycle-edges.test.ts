@@ -1,10 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobContext } from '../../src/lib/jobs.js';
-import { createLogger } from '../../src/lib/logger.js';
-import { startKubeDouble, type KubeDouble } from '../../src/kube-double/index.js';
-import { clusterOf } from '../../src/modules/instances/index.js';
+import type { KubeDouble } from '../../src/kube-double/index.js';
 import { balanceOf, createAdmin, createPlan, createPool, createUser, fund, ledgerSum } from '../factories/index.js';
-import { createJobsContext, type JobsContext } from '../helpers/jobs-context.js';
+import { createJobsContext, runHandler, useKubeJobsContext, type JobsContext } from '../helpers/jobs-context.js';
 import { kubeRequest } from '../helpers/kube.js';
 
 // The instance lifecycle's edges on the real job runner against the Kubernetes API double: a pod
@@ -16,22 +13,9 @@ let kube: KubeDouble;
 const PRICE = 20000;
 const poll = { timeout: 30_000, interval: 100 };
 
-beforeAll(async () => {
-  kube = await startKubeDouble({ readyDelayMs: 20 });
-  ctx = await createJobsContext({ env: { LOG_LEVEL: 'silent' }, clock, cluster: clusterOf('simulated', kube.kubeConfig) });
-});
-afterAll(async () => {
-  await ctx?.close();
-  await kube?.close();
-});
+useKubeJobsContext(clock, (made) => ({ ctx, kube } = made));
 
-const jobCtx = (name: string, lastAttempt = false): JobContext => ({ clock, logger: createLogger(ctx.config), jobId: `test-${name}`, retryCount: 0, lastAttempt });
-function handlerOf(runner: JobsContext['runner'], name: string) {
-  const spec = runner.queues.find((q) => q.name === name);
-  if (!spec) throw new Error(`no queue ${name}`);
-  return spec.handler;
-}
-const runJob = (name: string, data: object = {}, lastAttempt = false) => handlerOf(ctx.runner, name)(data, jobCtx(name, lastAttempt));
+const runJob = (name: string, data: object = {}, lastAttempt = false) => runHandler(ctx.runner, ctx.config, clock, name, data, lastAttempt);
 
 async function setup(c: JobsContext = ctx) {
   const pool = await createPool(c.db);
@@ -144,8 +128,8 @@ describe('instances on the cluster, edges', () => {
       for (const inst of insts) await expect.poll(() => (kube.store.get('apps/v1', 'Deployment', inst.namespace, 'app')?.status as { availableReplicas?: number }).availableReplicas ?? 0, poll).toBe(1);
 
       const second = await ctx.startRunner({ work: false });
-      const passes = [ctx.runner, second, ctx.runner, second].map((r) => handlerOf(r, 'instance.reconcile')({}, jobCtx('instance.reconcile')));
-      const single = insts.map((inst, i) => handlerOf(i % 2 ? second : ctx.runner, 'instance.reconcile')({ instanceId: inst.id }, jobCtx('instance.reconcile')));
+      const passes = [ctx.runner, second, ctx.runner, second].map((r) => runHandler(r, ctx.config, clock, 'instance.reconcile'));
+      const single = insts.map((inst, i) => runHandler(i % 2 ? second : ctx.runner, ctx.config, clock, 'instance.reconcile', { instanceId: inst.id }));
       await Promise.all([...passes, ...single]);
     } finally {
       kube.hooks.setReadiness('auto');

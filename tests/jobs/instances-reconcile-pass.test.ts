@@ -1,10 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobContext } from '../../src/lib/jobs.js';
-import { createLogger } from '../../src/lib/logger.js';
-import { startKubeDouble, type KubeDouble } from '../../src/kube-double/index.js';
-import { clusterOf } from '../../src/modules/instances/index.js';
+import { describe, expect, it } from 'vitest';
+import type { KubeDouble } from '../../src/kube-double/index.js';
 import { createPlan, createPool, createUser, fund } from '../factories/index.js';
-import { createJobsContext, type JobsContext } from '../helpers/jobs-context.js';
+import { runHandler, useKubeJobsContext, type JobsContext } from '../helpers/jobs-context.js';
 
 // The every-minute reconcile pass reads the cluster with paged LISTs; instances those show
 // unchanged only get their lastReconciledAt, and every other one is reconciled on its own.
@@ -14,21 +11,9 @@ let kube: KubeDouble;
 const PRICE = 20000;
 const poll = { timeout: 30_000, interval: 100 };
 
-beforeAll(async () => {
-  kube = await startKubeDouble({ readyDelayMs: 20 });
-  ctx = await createJobsContext({ env: { LOG_LEVEL: 'silent' }, clock, cluster: clusterOf('simulated', kube.kubeConfig) });
-});
-afterAll(async () => {
-  await ctx?.close();
-  await kube?.close();
-});
+useKubeJobsContext(clock, (made) => ({ ctx, kube } = made));
 
-const pass = () => {
-  const jobCtx: JobContext = { clock, logger: createLogger(ctx.config), jobId: 'test-pass', retryCount: 0, lastAttempt: false };
-  const spec = ctx.runner.queues.find((q) => q.name === 'instance.reconcile');
-  if (!spec) throw new Error('no instance.reconcile queue');
-  return spec.handler({}, jobCtx) as Promise<{ reconciled: number; unchanged: number; failed: number }>;
-};
+const pass = () => runHandler(ctx.runner, ctx.config, clock, 'instance.reconcile') as Promise<{ reconciled: number; unchanged: number; failed: number }>;
 
 /** Two RUNNING instances on the pool's first node. */
 async function runningInstances() {
