@@ -30,6 +30,16 @@ function postmaster(server: ServerProcess): { pid: number; port: number } {
   return { pid: Number(pid), port: Number(port) };
 }
 
+/** Whether a postmaster other than `pid` has written the pid file (it may be missing mid-restart). */
+function restarted(server: ServerProcess, pid: number): boolean {
+  try {
+    const current = postmaster(server).pid;
+    return current !== pid && current > 0;
+  } catch {
+    return false;
+  }
+}
+
 const status = async (server: ServerProcess, p: string) => (await attempt(server.base, { label: p, method: 'get', path: p }, 5000)).status;
 const problems = (output: string) => output.split('\n').filter((line) => /\b(warn|error)\b/i.test(line));
 
@@ -43,7 +53,15 @@ describe('the embedded PostgreSQL dies while the API runs', () => {
     process.kill(before.pid, 'SIGKILL');
     const killedAt = Date.now();
 
-    const recovery = await waitFor('the API to serve from the database again', async () => (await status(server, '/api/v1/services')) === 200 && (await status(server, '/health')) === 200, 30_000, 50);
+    // The killed postmaster's backends may answer the pool's open connections for a moment, so the
+    // API serving proves nothing until the supervisor has noticed the death and started a new one.
+    await waitFor('the supervisor to report the death', async () => /Embedded PostgreSQL stopped unexpectedly/.test(server.output()), 30_000, 50);
+    const recovery = await waitFor(
+      'the API to serve from a new postmaster',
+      async () => restarted(server, before.pid) && (await status(server, '/api/v1/services')) === 200 && (await status(server, '/health')) === 200,
+      30_000,
+      50,
+    );
     const after = postmaster(server);
     expect(after.pid).not.toBe(before.pid);
     expect(after.port).toBe(before.port);
