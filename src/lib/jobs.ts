@@ -62,7 +62,12 @@ export interface JobQueue {
   send: (name: string, data?: object, options?: SendOptions) => Promise<string | null>;
   /** Sends many jobs to one queue in one statement (each still subject to the queue's policy). */
   sendMany: (name: string, jobs: readonly ({ data: object } & SendOptions)[]) => Promise<void>;
-  /** Sends and wakes this process's workers of the queue; failures are logged, never thrown. */
+  /**
+   * Sends and wakes this process's workers of the queue; failures are logged, never thrown. The
+   * first trigger of a queue sends at once; those made while it is on its way are gathered and sent
+   * after it in one statement (a trigger without data or options, a signal, only once), so a burst
+   * of commits costs a statement per round trip instead of one each.
+   */
   trigger: (name: string, data?: object, options?: SendOptions) => void;
   /** Asks this process's workers of the queue to fetch now instead of at their next poll. */
   wake: (name: string) => void;
@@ -103,6 +108,16 @@ export interface JobRunnerOptions {
   work?: boolean;
 }
 
+/** How long a queue's triggers gather after a send before the next one (see JobQueue.trigger). */
+const GATHER_MS = 20;
+
+interface Gathered {
+  jobs: ({ data: object } & SendOptions)[];
+  /** A signal (a trigger without data) is among `jobs`: further signals add nothing. */
+  signalled: boolean;
+  running?: Promise<void>;
+}
+
 /**
  * pg-boss on the application's own PostgreSQL, in its own schema: no Redis, and any number of API
  * processes share the queues (each job is fetched by one of them with SKIP LOCKED).
@@ -133,11 +148,41 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   const wake = (name: string) => {
     for (const id of workerIds.get(name) ?? []) boss.notifyWorker(id);
   };
+  const gathered = new Map<string, Gathered>();
+  let draining = false;
+  /** Sends what a queue's triggers gathered, batch after batch, until none is left. */
+  const drain = async (name: string, g: Gathered) => {
+    while (g.jobs.length > 0) {
+      const batch = g.jobs.splice(0);
+      g.signalled = false;
+      try {
+        const [only] = batch;
+        if (batch.length === 1 && only) await send(name, only.data, only);
+        else await sendMany(name, batch);
+        wake(name);
+      } catch (err) {
+        reportError(logger, err, { during: `queueing ${name}`, jobs: batch.length });
+      }
+      // A short pause lets the next burst gather; none when stopping.
+      if (g.jobs.length === 0 && !draining) await new Promise((r) => setTimeout(r, GATHER_MS));
+    }
+    g.running = undefined;
+  };
   const trigger = (name: string, data?: object, opts?: SendOptions) => {
-    send(name, data, opts).then(
-      () => wake(name),
-      (err: unknown) => reportError(logger, err, { during: `queueing ${name}` }),
-    );
+    let g = gathered.get(name);
+    if (!g) gathered.set(name, (g = { jobs: [], signalled: false }));
+    const signal = data === undefined && opts?.singletonKey === undefined && opts?.startAfter === undefined;
+    if (!signal) g.jobs.push({ data: data ?? {}, ...opts });
+    else if (!g.signalled) {
+      g.signalled = true;
+      g.jobs.push({ data: {} });
+    }
+    g.running ??= drain(name, g);
+  };
+  /** Sends everything still gathered (before the runner stops). */
+  const flushTriggers = async () => {
+    draining = true;
+    await Promise.all([...gathered.values()].map((g) => g.running));
   };
   const queues = options.queues({ send, sendMany, trigger, wake });
   const byName = new Map(queues.map((q) => [q.name, q]));
@@ -175,6 +220,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     start: async () => {
       await boss.start();
       started = true;
+      draining = false;
       for (const spec of queues) {
         const settings = { retryLimit: spec.retryLimit, retryDelay: spec.retryDelay, retryBackoff: spec.retryBackoff, expireInSeconds: spec.expireInSeconds };
         let deadLetter: string | undefined;
@@ -198,6 +244,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     stop: async () => {
       if (!started) return;
       started = false;
+      await flushTriggers();
       await boss.stop({ graceful: true, wait: true, timeout: Math.max(1000, options.graceMs) });
     },
   };

@@ -9,6 +9,8 @@ const METRICS_TOKEN = 'metrics-token-for-the-jobs-test';
 /** Calls of the test queues' handlers, by job id, across every runner of this file. */
 const calls = new Map<string, number>();
 const released = new Set<string>();
+const gatheredRuns = new Map<string, number>();
+const signalRuns = { n: 0 };
 const seen = (ctx: JobContext) => calls.set(ctx.jobId, (calls.get(ctx.jobId) ?? 0) + 1);
 
 const testQueue = (name: string, spec: Partial<QueueSpec> & Pick<QueueSpec, 'handler'>) =>
@@ -32,6 +34,20 @@ beforeAll(async () => {
         batchSize: 10,
         handler: async (_data, c) => {
           seen(c);
+        },
+      }),
+      testQueue('test.gathered', {
+        workers: 2,
+        batchSize: 20,
+        handler: async (data) => {
+          const { key } = data as { key: string };
+          gatheredRuns.set(key, (gatheredRuns.get(key) ?? 0) + 1);
+        },
+      }),
+      testQueue('test.signal', {
+        policy: 'short',
+        handler: async () => {
+          signalRuns.n++;
         },
       }),
       testQueue('test.blocks', {
@@ -114,6 +130,45 @@ describe('job queues (pg-boss on the app database)', () => {
     expect(job?.retryCount).toBe(1);
     expect(calls.get(id)).toBe(2);
     await next.stop();
+  });
+
+  /** The statements that inserted a queue's jobs: jobs inserted together share their transaction's created_on. */
+  const inserts = async (name: string, keyPrefix?: string) => {
+    const [row] = await ctx.db.$queryRawUnsafe<{ jobs: number; statements: number }[]>(
+      `SELECT count(*)::int AS jobs, count(DISTINCT created_on)::int AS statements FROM "${ctx.config.jobs.schema}".job WHERE name = $1 AND ($2::text IS NULL OR data->>'key' LIKE $2 || '%')`,
+      name,
+      keyPrefix ?? null,
+    );
+    return row as { jobs: number; statements: number };
+  };
+
+  it('gathers the triggers made while a send is on its way into one statement, and runs each job once', async () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `burst-${i}`);
+    for (const key of keys) ctx.runner.trigger('test.gathered', { key });
+    await until(async () => keys.filter((k) => gatheredRuns.has(k)).length, (n) => n === keys.length);
+    // The first goes alone and at once; the 39 made meanwhile go together after it.
+    expect(await inserts('test.gathered', 'burst-')).toEqual({ jobs: 40, statements: 2 });
+    expect(keys.map((k) => gatheredRuns.get(k))).toEqual(keys.map(() => 1));
+  });
+
+  it('sends a burst of signals as at most two jobs, and a later signal as a job of its own', async () => {
+    for (let i = 0; i < 50; i++) ctx.runner.trigger('test.signal');
+    await until(async () => signalRuns.n, (n) => n >= 1);
+    await new Promise((r) => setTimeout(r, 300));
+    const burst = await inserts('test.signal');
+    expect(burst.jobs).toBeGreaterThanOrEqual(1);
+    expect(burst.jobs).toBeLessThanOrEqual(2);
+    const runs = signalRuns.n;
+    ctx.runner.trigger('test.signal');
+    await until(async () => signalRuns.n, (n) => n > runs);
+    expect((await inserts('test.signal')).jobs).toBe(burst.jobs + 1);
+  });
+
+  it('sends what its triggers gathered before it stops', async () => {
+    const other = await ctx.startRunner({ work: false });
+    for (let i = 0; i < 10; i++) other.trigger('test.gathered', { key: `stopping-${i}` });
+    await other.stop();
+    expect((await inserts('test.gathered', 'stopping-')).jobs).toBe(10);
   });
 
   it('schedules the cron queues in BILLING_TIMEZONE', async () => {

@@ -1,4 +1,5 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { runRenewals, subscriptionsDeps } from '../../src/modules/subscriptions/index.js';
 import { noJobs } from '../../src/lib/jobs.js';
 import { balanceOf, createPlan, createPool, createUser, fund, ledgerSum } from '../factories/index.js';
@@ -12,6 +13,13 @@ afterAll(() => ctx.close());
 
 const PRICE = 15000;
 const all = <T>(n: number, f: (i: number) => Promise<T>) => Promise.all(Array.from({ length: n }, (_, i) => f(i)));
+/** Users with the price of one month each. */
+const fundedBuyers = (n: number) =>
+  all(n, async () => {
+    const u = await createUser(db, config);
+    await fund(db, u.user.id, PRICE);
+    return u;
+  });
 
 describe('money under concurrency', () => {
   it('20 concurrent subscribes with the balance for one: exactly one 201, the rest 402, balance exactly 0', async () => {
@@ -57,11 +65,7 @@ describe('money under concurrency', () => {
   it('maxInstances = 1 with 10 concurrent buyers: one sale', async () => {
     const pool = await createPool(db);
     const plan = await createPlan(db, pool, { maxInstances: 1 });
-    const buyers = await all(10, async () => {
-      const u = await createUser(db, config);
-      await fund(db, u.user.id, PRICE);
-      return u;
-    });
+    const buyers = await fundedBuyers(10);
     const answers = await all(10, (i) => request.post('/api/v1/subscriptions').set('Authorization', buyers[i]?.auth as string).send({ serviceId: plan.id }));
     expect(answers.filter((r) => r.status === 201)).toHaveLength(1);
     expect(answers.filter((r) => r.status === 409).map((r) => r.body.code)).toEqual(Array(9).fill('SOLD_OUT'));
@@ -75,14 +79,38 @@ describe('money under concurrency', () => {
     // One node with room for exactly one plan's requests.
     const pool = await createPool(db, 1, { cpuCores: 1, totalMemory: 300n });
     const plan = await createPlan(db, pool, { cpuRequest: '600m', cpuLimit: '1', memRequest: '256Mi', memLimit: '256Mi' });
-    const buyers = await all(8, async () => {
-      const u = await createUser(db, config);
-      await fund(db, u.user.id, PRICE);
-      return u;
-    });
+    const buyers = await fundedBuyers(8);
     const answers = await all(8, (i) => request.post('/api/v1/subscriptions').set('Authorization', buyers[i]?.auth as string).send({ serviceId: plan.id }));
     expect(answers.filter((r) => r.status === 201)).toHaveLength(1);
     expect(answers.filter((r) => r.status === 409).map((r) => r.body.code)).toEqual(Array(7).fill('NO_CAPACITY'));
+  });
+
+  it('room for three on a node, twenty buyers at once: three are admitted, all of them having waited for the admission lock', async () => {
+    const pool = await createPool(db, 1, { cpuCores: 2, totalMemory: 900n });
+    const plan = await createPlan(db, pool, { cpuRequest: '600m', cpuLimit: '1', memRequest: '256Mi', memLimit: '256Mi' });
+    const buyers = await fundedBuyers(20);
+    // The admission lock is held here while the buyers arrive: their charges and rows are written
+    // and all of them wait for the lock at once, then each must see the admissions committed before it.
+    const holder = new pg.Client({ connectionString: inject('databaseUrl') });
+    await holder.connect();
+    let answers: Awaited<ReturnType<typeof request.post>>[];
+    try {
+      await holder.query(`BEGIN; SELECT pg_advisory_xact_lock(hashtext('minispod:admission'))`);
+      const requests = all(20, (i) => request.post('/api/v1/subscriptions').set('Authorization', buyers[i]?.auth as string).send({ serviceId: plan.id }).then((r) => r));
+      const waiting = async () => Number((await holder.query(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rows[0].n);
+      for (let last = -1, n = await waiting(); n < 20 && n !== last; ) {
+        await new Promise((r) => setTimeout(r, 300));
+        [last, n] = [n, await waiting()];
+      }
+      expect(await waiting()).toBeGreaterThanOrEqual(4);
+      await holder.query('COMMIT');
+      answers = await requests;
+    } finally {
+      await holder.end();
+    }
+    expect(answers.filter((r) => r.status === 201)).toHaveLength(3);
+    expect(answers.filter((r) => r.status === 409).map((r) => r.body.code)).toEqual(Array(17).fill('NO_CAPACITY'));
+    expect(await db.serviceInstance.count({ where: { subscription: { serviceId: plan.id } } })).toBe(3);
   });
 
   it('two renewal runs over the same due rows at once: one CHARGE per period', async () => {

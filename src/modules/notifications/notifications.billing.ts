@@ -22,12 +22,27 @@ interface Context {
 async function context(tx: DbClient, event: EventRow, deps: EmailDeps): Promise<Context | undefined> {
   const data = (event.data ?? {}) as Data;
   const subscriptionId = typeof data.subscriptionId === 'string' ? data.subscriptionId : undefined;
-  const sub = subscriptionId
-    ? await tx.subscription.findUnique({ where: { id: subscriptionId }, select: { currentPeriodEnd: true, currency: true, user: { select: { name: true, email: true } }, service: { select: { displayName: true } }, instance: { select: { url: true } } } })
-    : null;
-  const user = sub?.user ?? (event.userId ? await tx.user.findUnique({ where: { id: event.userId }, select: { name: true, email: true } }) : null);
+  // One statement for the subscription, its owner, its service and its instance (through Prisma's
+  // relations these were four, for every billing email the dispatcher writes).
+  const [sub] = subscriptionId
+    ? await tx.$queryRaw<SubscriptionContext[]>`
+        SELECT s."currentPeriodEnd", s.currency, u.name, u.email, c."displayName" AS service, i.url
+        FROM subscriptions s JOIN users u ON u.id = s."userId" JOIN service_catalog c ON c.id = s."serviceId"
+        LEFT JOIN service_instances i ON i."subscriptionId" = s.id
+        WHERE s.id = ${subscriptionId}`
+    : [];
+  const user = sub ?? (event.userId ? await tx.user.findUnique({ where: { id: event.userId }, select: { name: true, email: true } }) : null);
   if (!user) return undefined;
-  return { name: user.name, email: user.email, service: sub?.service.displayName ?? '', currency: sub?.currency ?? 'IDR', sub: { currentPeriodEnd: sub?.currentPeriodEnd ?? new Date(0), url: sub?.instance?.url }, data, deps };
+  return { name: user.name, email: user.email, service: sub?.service ?? '', currency: sub?.currency ?? 'IDR', sub: { currentPeriodEnd: sub?.currentPeriodEnd ?? new Date(0), url: sub?.url ?? undefined }, data, deps };
+}
+
+interface SubscriptionContext {
+  currentPeriodEnd: Date;
+  currency: string;
+  name: string;
+  email: string;
+  service: string;
+  url: string | null;
 }
 
 const dashboard = (c: Context, label = 'Open your dashboard') => ({ label, url: `${c.deps.config.mail.publicAppUrl}/subscriptions` });

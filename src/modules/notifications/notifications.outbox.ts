@@ -11,10 +11,18 @@ const LEASE_MS = 3 * 60_000;
 /** A message still unattempted after this long lost its job (a crash right after the dispatcher's commit). */
 const LOST_AFTER_MS = 60_000;
 
+// singletonKey + the queue's `stately` policy: a message never has two jobs waiting.
+const sendJob = (id: string) => ({ data: { messageId: id }, singletonKey: id });
 const queueSends = async (jobs: JobQueue, ids: string[]) => {
-  // singletonKey + the queue's `stately` policy: a message never has two jobs waiting.
-  for (const id of ids) await jobs.send(EMAIL_QUEUE, { messageId: id }, { singletonKey: id });
+  await jobs.sendMany(EMAIL_QUEUE, ids.map(sendJob));
   jobs.wake(EMAIL_QUEUE);
+};
+/** After the dispatcher's commit: triggered, so the messages of a batch of events go in one statement. */
+const triggerSends = (jobs: JobQueue, ids: string[]) => {
+  for (const id of ids) {
+    const { data, ...options } = sendJob(id);
+    jobs.trigger(EMAIL_QUEUE, data, options);
+  }
 };
 
 /**
@@ -36,7 +44,7 @@ export function emailConsumer(deps: EmailDeps & { jobs: JobQueue }): EventConsum
         });
         created.push(...rows.map((r) => r.id));
       }
-      return created.length > 0 ? () => queueSends(deps.jobs, created) : undefined;
+      return created.length > 0 ? async () => triggerSends(deps.jobs, created) : undefined;
     },
   };
 }

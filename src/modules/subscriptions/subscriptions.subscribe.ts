@@ -1,7 +1,9 @@
 import { AppError, notFound } from '../../lib/errors/index.js';
 import { newEventId } from '../../lib/events.js';
 import { newId } from '../../lib/ids.js';
-import { inlineValues, sqlQuery, sqlScript } from '../../lib/sql-transaction.js';
+import type { Db } from '../../lib/db.js';
+import { sqlFor, type Sql } from '../../lib/sql.js';
+import { inlineValues, sqlScript } from '../../lib/sql-transaction.js';
 import { balanceOf, ensureWalletSql, entryValues, insufficientBalance, POST_ENTRY_CTES } from '../wallet/index.js';
 import { admissionRefusal, admitStatement } from './subscriptions.admission.js';
 import { anchorDayOf, nextPeriodEnd } from './subscriptions.periods.js';
@@ -34,7 +36,11 @@ type NewRows = Omit<SubscriptionRow, 'service' | 'pendingService' | 'instance'> 
 // each round trip costs the API about 0.3 ms of its only thread in the socket write alone.
 const SERVICE_SQL = `SELECT id, name, slug, "displayName", category, "monthlyPrice", currency, "planGroup", status::text AS status,
     ("dockerImage" IS NOT NULL AND "containerPort" IS NOT NULL) AS deployable, "cpuRequest", "memRequest", "nodeSelector"
-  FROM service_catalog WHERE id = $1`;
+  FROM service_catalog WHERE id = $1::text`;
+// The service is read shared (SqlOptions.share): subscribes that reach it in one turn of the event
+// loop read their services in one statement that starts after each of them arrived.
+const readers = new WeakMap<Db, Sql>();
+const readerOf = (db: Db) => readers.get(db) ?? readers.set(db, sqlFor(db)).get(db)!;
 
 // Timestamps are timestamp(3) holding UTC wall time: the ISO text's zone is dropped by the cast.
 // The partial unique index on live (user, service) pairs settles two concurrent subscribes of one
@@ -81,7 +87,7 @@ export async function subscribe(deps: SubscriptionsDeps, userId: string, input: 
   const now = (deps.now ?? (() => new Date()))();
   const at = now.toISOString();
   const id = newId();
-  const [service] = await sqlQuery<ServiceRow>(db, SERVICE_SQL, [input.serviceId]);
+  const [service] = await readerOf(db)<ServiceRow>(SERVICE_SQL, [input.serviceId], { share: true });
   if (!service || service.status !== 'ACTIVE') throw notFound('service', input.serviceId);
   if (!service.deployable) throw new AppError('SERVICE_NOT_DEPLOYABLE', `${service.displayName} has no image or port yet and cannot be subscribed to`);
   const tz = config.billing.timezone;
