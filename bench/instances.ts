@@ -35,7 +35,10 @@ export async function instancesPhase(databaseUrl: string, heartbeat: Scenario | 
   const sql = (text: string, values: unknown[] = []) => db.$executeRawUnsafe(text, ...values);
   /** PENDING subscriptions of distinct bench users to bench-svc-1 with their PENDING instances; their ids. */
   const seed = async (prefix: string, count: number, offset: number) => {
-    const base = `SELECT 'bench-' || '${prefix}' || '-' || u.id AS id, u.id AS uid FROM (SELECT id FROM users WHERE role = 'USER' ORDER BY id OFFSET ${offset} LIMIT ${count}) u`;
+    // Users the subscribe scenario made buyers of bench-svc-1 already are left out (one live subscription per user and service).
+    const base = `SELECT 'bench-' || '${prefix}' || '-' || u.id AS id, u.id AS uid FROM (SELECT id FROM users WHERE role = 'USER'
+      AND NOT EXISTS (SELECT 1 FROM subscriptions x WHERE x."userId" = users.id AND x."serviceId" = 'bench-svc-1' AND x.id NOT LIKE 'bench-${prefix}-%')
+      ORDER BY id OFFSET ${offset} LIMIT ${count}) u`;
     await sql(`INSERT INTO subscriptions (id, "userId", "serviceId", status, "startDate", "createdAt", "updatedAt", "currentPeriodStart", "currentPeriodEnd", "billingAnchorDay", "priceAmount", currency)
                SELECT s.id, s.uid, 'bench-svc-1', 'PENDING', now(), now(), now(), now(), now() + interval '1 month', 1, 11000, 'IDR' FROM (${base}) s ON CONFLICT DO NOTHING`);
     await sql(`INSERT INTO service_instances (id, "subscriptionId", status, "shortId", namespace, host, url, "cpuRequestMillis", "memoryRequestMb", "lastTransitionAt", "createdAt", "updatedAt")

@@ -63,8 +63,8 @@ export function declareQueues(deps: QueueDeps, jobs: JobQueue): QueueSpec[] {
       deadLetter: true,
       // The safety net: events whose after-commit trigger was lost (a crash) wait a minute at most.
       cron: '* * * * *',
-      handler: async (_data, { clock }) => {
-        const dispatched = await dispatchEvents(db, consumers, clock);
+      handler: async (_data, { clock, quiet }) => {
+        const dispatched = await dispatchEvents(db, consumers, clock, { between: quiet });
         const requeued = await requeueLostEmails(db, jobs, clock);
         if (requeued > 0) logger.warn(`Outbox: ${requeued} email(s) had lost their send job and were queued again`);
         return { dispatched, requeued };

@@ -4,7 +4,7 @@ import { ConfigError, loadConfig, type Config } from './lib/config.js';
 import { maskUrl, resolveDatabase } from './lib/database-runtime.js';
 import { createDb, type DbHandle } from './lib/db.js';
 import { EmbeddedPostgresError, PortInUseError } from './lib/embedded-postgres.js';
-import { createHttpServer, reportError } from './lib/http/index.js';
+import { countRequests, createHttpServer, reportError } from './lib/http/index.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { migrateDeploy } from './lib/migrate.js';
 import { createJobRunner, noJobs } from './lib/jobs.js';
@@ -14,6 +14,9 @@ import { connectCluster, startSimulatedAgents, startSimulatedCluster, type Insta
 import { startBackgroundJobs } from './modules/workers/index.js';
 import { declareQueues } from './queues.js';
 import { SEED_ACCOUNTS, seed } from '../prisma/seed.js';
+
+/** Requests in flight from which the process counts as busy and background jobs wait their turn (jobs.ts). */
+const BUSY_REQUESTS = 8;
 
 interface Running {
   stop: (reason: string) => Promise<void>;
@@ -76,6 +79,8 @@ export async function start(config: Config, logger: Logger, onDatabaseLost?: (er
       cluster = simulated;
     } else cluster = await connectCluster(config);
     // Jobs stop after the HTTP server (stoppables run in reverse), so requests in flight can still queue work.
+    // The requests the HTTP server is answering, once it listens: jobs yield to a busy API.
+    let inFlight = () => 0;
     const runner = config.jobs.enabled
       ? createJobRunner({
           url: database.url,
@@ -85,6 +90,7 @@ export async function start(config: Config, logger: Logger, onDatabaseLost?: (er
           timezone: config.jobs.timezone,
           pollIntervalSeconds: config.jobs.pollIntervalSeconds,
           graceMs: config.shutdownGraceMs,
+          busy: () => inFlight() >= BUSY_REQUESTS,
         })
       : undefined;
     if (runner) {
@@ -104,6 +110,7 @@ export async function start(config: Config, logger: Logger, onDatabaseLost?: (er
     // buildApp started the dummy hash, so libuv's pool threads exist now.
     lowerHelperThreadPriority(config.threadPoolNice);
     const server = await listen(app, config);
+    inFlight = countRequests(server);
     if (config.kubernetes.mode === 'simulated') {
       const local = `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1`;
       const agents = await startSimulatedAgents(handle.db, local, (line) => logger.debug(`Simulated node ${line}`));

@@ -64,6 +64,8 @@ export interface DispatchOptions {
   batchSize?: number;
   /** For tests: runs inside the transaction after the consumers, before the events are marked. */
   beforeMark?: (events: EventRow[]) => Promise<void>;
+  /** Awaited before each batch after the first (the job runner's JobContext.quiet). */
+  between?: () => Promise<void>;
 }
 
 /**
@@ -75,7 +77,8 @@ export interface DispatchOptions {
 export async function dispatchEvents(db: Db, consumers: readonly EventConsumer[], clock: Clock, options: DispatchOptions = {}): Promise<number> {
   const batchSize = options.batchSize ?? 100;
   let total = 0;
-  for (;;) {
+  for (let batch = 0; ; batch++) {
+    if (batch > 0) await options.between?.();
     const after: (() => Promise<void>)[] = [];
     const count = await db.$transaction(
       async (tx) => {

@@ -18,6 +18,8 @@ export interface JobContext {
   retryCount: number;
   /** True when a failure now sends the job to its dead-letter queue instead of retrying it. */
   lastAttempt: boolean;
+  /** A job that works in batches awaits this between them: it waits while the process is busy with requests (see YIELD_MAX_MS). */
+  quiet?: () => Promise<void>;
 }
 
 /** Queue policies of pg-boss: `short` keeps one job waiting, `stately` one per state and key. */
@@ -106,7 +108,19 @@ export interface JobRunnerOptions {
   graceMs: number;
   /** false: the queues can be sent to and inspected, but this process runs no handler. */
   work?: boolean;
+  /** True while this process is busy answering requests: each job then waits for a quiet moment first (see YIELD_MAX_MS). */
+  busy?: () => boolean;
 }
+
+/**
+ * Requests come first: while `busy()` says the process is answering many requests, its jobs start
+ * one at a time, YIELD_SPACING_MS apart (a job that works in batches waits likewise before each
+ * further batch: JobContext.quiet), so a burst of purchases is not slowed by its own receipts and
+ * provisioning, which catch up once it has passed. No job waits longer than YIELD_MAX_MS.
+ */
+const YIELD_SPACING_MS = 100;
+const YIELD_MAX_MS = 5000;
+const YIELD_CHECK_MS = 25;
 
 /** How long a queue's triggers gather after a send before the next one (see JobQueue.trigger). */
 const GATHER_MS = 20;
@@ -187,15 +201,30 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   const queues = options.queues({ send, sendMany, trigger, wake });
   const byName = new Map(queues.map((q) => [q.name, q]));
 
+  let lastBusyStart = 0;
+  const quietMoment = async () => {
+    const { busy } = options;
+    if (!busy) return;
+    for (let waited = 0; started && waited < YIELD_MAX_MS; waited += YIELD_CHECK_MS) {
+      if (!busy()) return;
+      if (Date.now() - lastBusyStart >= YIELD_SPACING_MS) break;
+      await new Promise((r) => setTimeout(r, YIELD_CHECK_MS));
+    }
+    lastBusyStart = Date.now();
+  };
+
   /**
    * One worker's handler: the jobs of a fetch run one after another (or `concurrency` at a time),
    * each failing on its own (a failed job is failed with pg-boss's `fail`; the rest complete
-   * together). A worker then waits for its polling interval, so a backlog never takes more than
-   * workers × batchSize jobs per interval from the API's CPU; work this process queues wakes it at once.
+   * together). A worker then waits for its polling interval, so without `busy` a backlog never
+   * takes more than workers × batchSize jobs per interval from the process's CPU; with it, jobs
+   * give way to requests instead and a full fetch is followed by the next at once. Work this
+   * process queues wakes it at once.
    */
   const worker = (spec: QueueSpec) => async (jobs: PgBoss.JobWithMetadata<object>[]) => {
     const run = async (job: PgBoss.JobWithMetadata<object>) => {
-      const ctx: JobContext = { clock, logger, jobId: job.id, retryCount: job.retryCount, lastAttempt: job.retryCount >= job.retryLimit };
+      await quietMoment();
+      const ctx: JobContext = { clock, logger, jobId: job.id, retryCount: job.retryCount, lastAttempt: job.retryCount >= job.retryLimit, quiet: quietMoment };
       try {
         await spec.handler(spec.data ? spec.data.parse(job.data) : job.data, ctx);
       } catch (err) {
@@ -208,6 +237,9 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       while (next < jobs.length) await run(jobs[next++] as PgBoss.JobWithMetadata<object>);
     };
     await Promise.all(Array.from({ length: Math.min(spec.concurrency ?? 1, jobs.length) }, lane));
+    // A runner whose jobs give way to requests (busy) drains a backlog without waiting for the
+    // next poll: a full fetch is followed by another at once.
+    if (options.busy && jobs.length >= (spec.batchSize ?? 1)) wake(spec.name);
   };
 
   return {

@@ -72,6 +72,18 @@ export const inlineValues = (text: string, values: readonly unknown[]) =>
   });
 
 /**
+ * A statement for a script after a COMMIT made with `SET LOCAL synchronous_commit = off`: it
+ * returns once the WAL is on disk up to a record of its own, and so up to that commit. Its own
+ * transaction writes a WAL record (a transactional logical message, which gives it a transaction
+ * id), so it commits with the server's synchronous_commit and waits for the flush; a transaction
+ * that only took an id writes no WAL and would not wait. The answer still waits for durability,
+ * but whatever was held until the COMMIT (a lock) is released before the fsync, and concurrent
+ * flushes share one. A later commit that saw the first one comes later in the WAL: a crash
+ * cannot keep it and lose the first.
+ */
+export const DURABLE_AFTER = "SELECT pg_logical_emit_message(true, 'minispod', '')";
+
+/**
  * Runs `script`, statements separated by semicolons with their values inlined (inlineValues),
  * as one message on a connection of the pool behind `db`: a whole transaction (BEGIN ... COMMIT)
  * in one round trip. PostgreSQL skips the rest of the message after a failing statement and the

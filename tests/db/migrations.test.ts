@@ -26,6 +26,7 @@ async function snapshot(url: string): Promise<Record<string, string[]>> {
         FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text <> '_prisma_migrations' ORDER BY 1`),
       sequences: await q(`SELECT sequencename AS x FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1`),
       functions: await q(`SELECT p.oid::regprocedure::text || ' ' || md5(pg_get_functiondef(p.oid)) AS x FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace ORDER BY 1`),
+      triggers: await q(`SELECT pg_get_triggerdef(oid) AS x FROM pg_trigger WHERE NOT tgisinternal AND tgrelid::regclass::text NOT LIKE '%.%' ORDER BY 1`),
       enums: await q(`SELECT t.typname || ': ' || string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) AS x
         FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY t.typname ORDER BY 1`),
     };
@@ -58,6 +59,7 @@ describe('prisma/migrations', () => {
 
     const [a, b] = await Promise.all([snapshot(migrated), snapshot(fromSchema)]);
     expect(a.columns?.length).toBeGreaterThan(40);
+    expect(a.triggers?.length).toBe(3);
     expect(a).toEqual(b);
 
     const status = await runPrisma(['migrate', 'status'], migrated);

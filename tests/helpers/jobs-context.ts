@@ -21,8 +21,17 @@ export interface JobsContext {
   mailer: Mailer;
   databaseUrl: string;
   /** Another runner on the same database, as a second API process would have. */
-  startRunner: (options?: { work?: boolean; graceMs?: number }) => Promise<JobRunner>;
+  startRunner: (options?: StartRunnerOptions) => Promise<JobRunner>;
   close: () => Promise<void>;
+}
+
+export interface StartRunnerOptions {
+  work?: boolean;
+  graceMs?: number;
+  /** The runner's busy(): its jobs yield while it says true. */
+  busy?: () => boolean;
+  /** Queues of this runner only, instead of the context's. */
+  only?: (deps: QueueDeps, jobs: JobQueue) => QueueSpec[];
 }
 
 export interface JobsContextOptions {
@@ -48,17 +57,18 @@ export async function createJobsContext(options: JobsContextOptions = {}): Promi
   const mailer = createMailer({ config, logger });
   const queues = options.queues ?? declareQueues;
   const runners: JobRunner[] = [];
-  const startRunner = async ({ work = true, graceMs = 2000 } = {}) => {
+  const startRunner = async ({ work = true, graceMs = 2000, busy, only }: StartRunnerOptions = {}) => {
     const runner = createJobRunner({
       url: databaseUrl,
       schema: config.jobs.schema,
-      queues: (jobs) => queues({ db: handle.db, config, logger, mailer, cluster: options.cluster }, jobs),
+      queues: (jobs) => (only ?? queues)({ db: handle.db, config, logger, mailer, cluster: options.cluster }, jobs),
       logger,
       clock: options.clock,
       timezone: config.jobs.timezone,
       pollIntervalSeconds: config.jobs.pollIntervalSeconds,
       graceMs,
       work,
+      busy,
     });
     await runner.start();
     runners.push(runner);

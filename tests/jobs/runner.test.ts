@@ -222,4 +222,37 @@ describe('job queues (pg-boss on the app database)', () => {
     expect(metrics.text).toContain('minispod_jobs_completed{queue="test.count"} 60');
     expect(metrics.text).toMatch(/minispod_jobs_queued\{queue="email.send"\} 0/);
   });
+  it('yields to a busy process: while it is busy its jobs start one at a time, 100 ms apart; when it is not, together', async () => {
+    let busy = true;
+    const runs: { at: number; running: number }[] = [];
+    let running = 0;
+    const runner = await ctx.startRunner({
+      busy: () => busy,
+      only: () => [
+        testQueue('test.yields', {
+          batchSize: 20,
+          concurrency: 5,
+          handler: async () => {
+            runs.push({ at: Date.now(), running: ++running });
+            await new Promise((r) => setTimeout(r, 150));
+            running--;
+          },
+        }),
+      ],
+    });
+    await runner.sendMany('test.yields', Array.from({ length: 5 }, (_, i) => ({ data: { i } })));
+    runner.wake('test.yields');
+    await until(async () => runs.length, (n) => n === 5);
+    const gaps = runs.slice(1).map((r, i) => r.at - (runs[i] as { at: number }).at);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(95);
+    await until(async () => running, (n) => n === 0);
+    busy = false;
+    const before = runs.length;
+    await runner.sendMany('test.yields', Array.from({ length: 5 }, (_, i) => ({ data: { i } })));
+    runner.wake('test.yields');
+    await until(async () => runs.length, (n) => n === before + 5);
+    // Five lanes, each job 150 ms long: not spaced, they overlap.
+    expect(Math.max(...runs.slice(before).map((r) => r.running))).toBeGreaterThan(1);
+    await runner.stop();
+  });
 });

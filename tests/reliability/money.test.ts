@@ -113,6 +113,76 @@ describe('money under concurrency', () => {
     expect(await db.serviceInstance.count({ where: { subscription: { serviceId: plan.id } } })).toBe(3);
   });
 
+  it('what admission sets against the fleet follows the waiting instances through concurrent placements, failures and deletions', async () => {
+    // One node of 8 cores; plans of 500m. Ten are bought, then at the same moment four are placed,
+    // two fail, one is deleted and three keep waiting: 1500m stays owed, so 13 more fit (8000m).
+    const pool = await createPool(db, 1, { cpuCores: 8, totalMemory: 32768n });
+    const plan = await createPlan(db, pool, { cpuRequest: '500m', cpuLimit: '1', memRequest: '256Mi', memLimit: '256Mi' });
+    const selector = JSON.stringify(pool.selector);
+    const book = async () => {
+      const { rows } = await sqlClient.query<{ cpu: string; mem: string }>(
+        `SELECT coalesce(sum("cpuMillis"), 0) AS cpu, coalesce(sum("memoryMb"), 0) AS mem FROM (
+           SELECT "cpuMillis", "memoryMb" FROM admission_owed WHERE "nodeSelector" = $1::jsonb
+           UNION ALL SELECT "cpuMillis", "memoryMb" FROM admission_owed_changes WHERE "nodeSelector" = $1::jsonb) t`,
+        [selector],
+      );
+      return { cpu: Number(rows[0]?.cpu), mem: Number(rows[0]?.mem) };
+    };
+    const truth = async () => {
+      const { rows } = await sqlClient.query<{ cpu: string; mem: string }>(
+        `SELECT coalesce(sum("cpuRequestMillis"), 0) AS cpu, coalesce(sum("memoryRequestMb"), 0) AS mem FROM service_instances
+         WHERE status IN ('PENDING', 'PROVISIONING') AND "workerNodeId" IS NULL AND "nodeSelector" = $1::jsonb`,
+        [selector],
+      );
+      return { cpu: Number(rows[0]?.cpu), mem: Number(rows[0]?.mem) };
+    };
+    const sqlClient = new pg.Client({ connectionString: inject('databaseUrl') });
+    await sqlClient.connect();
+    try {
+      const first = await fundedBuyers(10);
+      const bought = await all(10, (i) => request.post('/api/v1/subscriptions').set('Authorization', first[i]?.auth as string).send({ serviceId: plan.id }));
+      expect(bought.map((r) => r.status)).toEqual(Array(10).fill(201));
+      expect(await book()).toEqual({ cpu: 5000, mem: 2560 });
+      const ids = bought.map((r) => r.body.data.instance.id as string);
+      const node = pool.nodes[0]?.node.id as string;
+      const change = async (sql: string, id: string) => {
+        const c = new pg.Client({ connectionString: inject('databaseUrl') });
+        await c.connect();
+        try {
+          await c.query(sql, [id]);
+        } finally {
+          await c.end();
+        }
+      };
+      await Promise.all([
+        ...ids.slice(0, 4).map((id) => change(`UPDATE service_instances SET status = 'PROVISIONING', "workerNodeId" = '${node}' WHERE id = $1`, id)),
+        ...ids.slice(4, 6).map((id) => change(`UPDATE service_instances SET status = 'FAILED' WHERE id = $1`, id)),
+        change(`DELETE FROM service_instances WHERE id = $1`, ids[6] as string),
+        // A change that leaves the waiting set alone is not recorded.
+        change(`UPDATE service_instances SET "lastError" = 'still waiting' WHERE id = $1`, ids[7] as string),
+      ]);
+      expect(await truth()).toEqual({ cpu: 1500, mem: 768 });
+      expect(await book()).toEqual(await truth());
+      const more = await fundedBuyers(15);
+      const answers = await all(15, (i) => request.post('/api/v1/subscriptions').set('Authorization', more[i]?.auth as string).send({ serviceId: plan.id }));
+      expect(answers.filter((r) => r.status === 201)).toHaveLength(13);
+      expect(answers.filter((r) => r.status === 409).map((r) => r.body.code)).toEqual(['NO_CAPACITY', 'NO_CAPACITY']);
+      expect(await truth()).toEqual({ cpu: 8000, mem: 16 * 256 });
+      expect(await book()).toEqual(await truth());
+      // The last admission folded every change committed before it into the running sum.
+      const { rows: left } = await sqlClient.query(`SELECT count(*)::int AS n FROM admission_owed_changes WHERE "nodeSelector" = $1::jsonb`, [selector]);
+      expect(left[0].n).toBe(0);
+      // TRUNCATE fires no row trigger: the statement trigger empties the sums with the table.
+      await sqlClient.query('BEGIN');
+      await sqlClient.query('TRUNCATE service_instances CASCADE');
+      const { rows: after } = await sqlClient.query(`SELECT (SELECT count(*) FROM admission_owed)::int + (SELECT count(*) FROM admission_owed_changes)::int AS n`);
+      await sqlClient.query('ROLLBACK');
+      expect(after[0].n).toBe(0);
+    } finally {
+      await sqlClient.end();
+    }
+  });
+
   it('two renewal runs over the same due rows at once: one CHARGE per period', async () => {
     const pool = await createPool(db);
     const plan = await createPlan(db, pool);

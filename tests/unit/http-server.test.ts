@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHttpServer } from '../../src/lib/http/server.js';
+import { countRequests, createHttpServer } from '../../src/lib/http/server.js';
 
 function appUnderTest() {
   const app = express();
@@ -54,5 +54,33 @@ describe('createHttpServer', () => {
     expect(res.status).toBe(201);
     expect(await res.json()).toMatchObject({ app: true, accepts: 'json' });
     expect(seen).toEqual([false]);
+  });
+});
+
+describe('countRequests', () => {
+  it('counts a request from its arrival until its response closes, answered or cut off', async () => {
+    const app = express();
+    const waiting: (() => void)[] = [];
+    app.get('/slow', (_req, res) => void waiting.push(() => res.json({ ok: true })));
+    const server = createHttpServer(app);
+    servers.push(server);
+    const inFlight = countRequests(server);
+    const { base } = await serve(app, server);
+    const until = async (n: number) => {
+      for (let i = 0; i < 200 && inFlight() !== n; i++) await new Promise((r) => setTimeout(r, 10));
+      return inFlight();
+    };
+    expect(inFlight()).toBe(0);
+    const answered = Promise.all([fetch(`${base}/slow`), fetch(`${base}/slow`)]);
+    const aborted = new AbortController();
+    const cut = fetch(`${base}/slow`, { signal: aborted.signal }).catch(() => 'aborted');
+    expect(await until(3)).toBe(3);
+    aborted.abort();
+    expect(await cut).toBe('aborted');
+    expect(await until(2)).toBe(2);
+    for (const answer of waiting.splice(0, 2)) answer();
+    expect((await answered).map((r) => r.status)).toEqual([200, 200]);
+    expect(await until(0)).toBe(0);
+    server.closeAllConnections();
   });
 });

@@ -5,4 +5,4 @@ export * from './routes.js';
 export { createLimiter, ipKey, type RateLimitStoreFactory } from './rate-limit.js';
 export { reportError } from './error-middleware.js';
 export { forRequest, requestIdOf } from './request-context.js';
-export { createHttpServer } from './server.js';
+export { countRequests, createHttpServer } from './server.js';

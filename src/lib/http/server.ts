@@ -25,3 +25,13 @@ export function createHttpServer(app: Express): http.Server {
   app.response = AppResponse.prototype as Express['response'];
   return http.createServer({ IncomingMessage: AppRequest, ServerResponse: AppResponse }, app);
 }
+
+/** How many requests `server` is answering now: counted from each request's arrival until its response closes. */
+export function countRequests(server: http.Server): () => number {
+  let n = 0;
+  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    n++;
+    res.once('close', () => n--);
+  });
+  return () => n;
+}

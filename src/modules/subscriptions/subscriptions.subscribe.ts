@@ -3,7 +3,7 @@ import { newEventId } from '../../lib/events.js';
 import { newId } from '../../lib/ids.js';
 import type { Db } from '../../lib/db.js';
 import { sqlFor, type Sql } from '../../lib/sql.js';
-import { inlineValues, sqlScript } from '../../lib/sql-transaction.js';
+import { DURABLE_AFTER, inlineValues, sqlScript } from '../../lib/sql-transaction.js';
 import { balanceOf, ensureWalletSql, entryValues, insufficientBalance, POST_ENTRY_CTES } from '../wallet/index.js';
 import { admissionRefusal, admitStatement } from './subscriptions.admission.js';
 import { anchorDayOf, nextPeriodEnd } from './subscriptions.periods.js';
@@ -31,7 +31,7 @@ type NewRows = Omit<SubscriptionRow, 'service' | 'pendingService' | 'instance'> 
 // POST /subscriptions in two round trips: the service read, then the whole transaction as one
 // script (sqlScript): the wallet made empty on first use, one statement that writes the
 // subscription, its PENDING instance, the first month's CHARGE (the ledger's own statement, as
-// CTEs) and the event, then admission, then the COMMIT. The same steps took six round trips as
+// CTEs) and the event, then admission, then the COMMIT, then the wait for it to be on disk. The same steps took six round trips as
 // separate statements and fifteen through Prisma's interactive transaction; on two shared cores
 // each round trip costs the API about 0.3 ms of its only thread in the socket write alone.
 const SERVICE_SQL = `SELECT id, name, slug, "displayName", category, "monthlyPrice", currency, "planGroup", status::text AS status,
@@ -103,19 +103,23 @@ export async function subscribe(deps: SubscriptionsDeps, userId: string, input: 
     inlineValues(EVENT_CTE, [newEventId(now), userId, id, JSON.stringify({ subscriptionId: id, serviceId: service.id, status: 'PENDING', amount: service.monthlyPrice }), at]),
   ];
   try {
-    const results = await sqlScript(
-      db,
-      [
-        'BEGIN',
-        inlineValues(ensureWalletSql, [newId(), userId, config.currency]),
-        `WITH ${write.join(', ')} ${RESULT}`,
-        // Stock and room are decided one subscribe at a time, last, so the last slot of a service
-        // or of the fleet is sold once (subscriptions.admission.ts).
-        admitStatement(id),
-        'COMMIT',
-      ].join('; '),
-    );
-    const rows = results[2]?.rows[0] as (NewRows & { charged: boolean }) | undefined;
+    const insert = `WITH ${write.join(', ')} ${RESULT}`;
+    const script = [
+      'BEGIN',
+      // The admission lock is held until the commit: a commit that waited for its WAL flush would
+      // hold it through an fsync, one subscribe per fsync. This one does not wait; DURABLE_AFTER,
+      // after it in the same message, does, outside the lock, where concurrent flushes share one.
+      'SET LOCAL synchronous_commit = off',
+      inlineValues(ensureWalletSql, [newId(), userId, config.currency]),
+      insert,
+      // Stock and room are decided one subscribe at a time, last, so the last slot of a service
+      // or of the fleet is sold once (subscriptions.admission.ts).
+      admitStatement(id),
+      'COMMIT',
+      DURABLE_AFTER,
+    ];
+    const results = await sqlScript(db, script.join('; '));
+    const rows = results[script.indexOf(insert)]?.rows[0] as (NewRows & { charged: boolean }) | undefined;
     if (!rows) throw new Error('the subscription insert returned no row');
     settle(deps, [{ id, status: 'PENDING', userId, instance: 'provision', instanceId: rows.instance.id }]);
     const { instance: row, charged: _charged, ...sub } = rows;
