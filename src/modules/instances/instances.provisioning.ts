@@ -124,7 +124,9 @@ export async function provisionInstance(deps: InstancesDeps, instanceId: string,
   } catch (err) {
     const ce = toClusterError(err, 'apply');
     if (ce.retryable && !ctx.lastAttempt) {
-      await deps.db.serviceInstance.update({ where: { id: instanceId }, data: { lastError: message(ce) } });
+      // Only while it is still being provisioned: an attempt that ends after another one failed
+      // the instance (or it was deleted meanwhile) leaves that outcome's error as it is.
+      await deps.db.serviceInstance.updateMany({ where: { id: instanceId, status: { notIn: ['FAILED', 'DELETING', 'DELETED'] } }, data: { lastError: message(ce) } });
       throw ce;
     }
     await fail(deps, inst, `Kubernetes refused the instance: ${message(ce)}`, now);
