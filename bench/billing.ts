@@ -17,7 +17,7 @@ const API = '/api/v1';
  */
 const BUYERS = 149;
 export const RENEWALS = 10_000;
-/** How long the subscribe scenario waits for the API's jobs to catch up before the next scenario. */
+/** How long subscribe and renewals wait for the API's jobs to catch up before the next scenario (backgroundCaughtUp). */
 const CATCH_UP_LIMIT_MS = 180_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -205,12 +205,10 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   const quietMoment = async () => {
     const { busy } = options;
     if (!busy) return;
-    for (let waited = 0; started && waited < YIELD_MAX_MS; waited += YIELD_CHECK_MS) {
-      if (!busy()) return;
-      if (Date.now() - lastBusyStart >= YIELD_SPACING_MS) break;
-      await new Promise((r) => setTimeout(r, YIELD_CHECK_MS));
-    }
-    lastBusyStart = Date.now();
+    // Timed by the clock, not by counting checks: a loaded event loop fires timers late.
+    const deadline = Date.now() + YIELD_MAX_MS;
+    while (started && busy() && Date.now() - lastBusyStart < YIELD_SPACING_MS && Date.now() < deadline) await new Promise((r) => setTimeout(r, YIELD_CHECK_MS));
+    if (busy()) lastBusyStart = Date.now();
   };
 
   /**

@@ -31,9 +31,10 @@ type NewRows = Omit<SubscriptionRow, 'service' | 'pendingService' | 'instance'> 
 // POST /subscriptions in two round trips: the service read, then the whole transaction as one
 // script (sqlScript): the wallet made empty on first use, one statement that writes the
 // subscription, its PENDING instance, the first month's CHARGE (the ledger's own statement, as
-// CTEs) and the event, then admission, then the COMMIT, then the wait for it to be on disk. The same steps took six round trips as
-// separate statements and fifteen through Prisma's interactive transaction; on two shared cores
-// each round trip costs the API about 0.3 ms of its only thread in the socket write alone.
+// CTEs) and the event, then admission, then the COMMIT, then the wait for it to be on disk. The
+// same steps took six round trips as separate statements and fifteen through Prisma's interactive
+// transaction; on two shared cores each round trip costs the API about 0.3 ms of its only thread
+// in the socket write alone.
 const SERVICE_SQL = `SELECT id, name, slug, "displayName", category, "monthlyPrice", currency, "planGroup", status::text AS status,
     ("dockerImage" IS NOT NULL AND "containerPort" IS NOT NULL) AS deployable, "cpuRequest", "memRequest", "nodeSelector"
   FROM service_catalog WHERE id = $1::text`;
