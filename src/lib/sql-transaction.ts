@@ -84,14 +84,69 @@ export const inlineValues = (text: string, values: readonly unknown[]) =>
 export const DURABLE_AFTER = "SELECT pg_logical_emit_message(true, 'minispod', '')";
 
 /**
- * Runs `script`, statements separated by semicolons with their values inlined (inlineValues),
- * as one message on a connection of the pool behind `db`: a whole transaction (BEGIN ... COMMIT)
- * in one round trip. PostgreSQL skips the rest of the message after a failing statement and the
- * transaction is rolled back here. Returns each statement's result.
+ * A statement of a script (sqlScript) run as a statement prepared on its connection: PostgreSQL
+ * parses and plans it once per connection (a generic plan, after its first five runs), where the
+ * same text with its values inlined would be parsed and planned on every run. It names the
+ * columns it returns: a `*` changes its result when a migration adds a column while the process
+ * runs, and PostgreSQL then refuses the prepared statement ("cached plan must not change result
+ * type") on every connection that has it.
  */
-export function sqlScript(db: Db, script: string): Promise<pg.QueryResult[]> {
+export interface PreparedStep {
+  text: string;
+  values: readonly unknown[];
+}
+
+/**
+ * Statements written with parameters of their own ($1..$n each) as parts of one statement: each
+ * part's text renumbered after the parts before it, and all their values in that order.
+ */
+export function joinParams(parts: readonly PreparedStep[]): { texts: string[]; values: unknown[] } {
+  const texts: string[] = [];
+  const values: unknown[] = [];
+  for (const part of parts) {
+    const offset = values.length;
+    texts.push(
+      part.text.replace(/\$(\d+)/g, (_m, n: string) => {
+        if (Number(n) > part.values.length) throw new Error(`no value for $${n}`);
+        return `$${Number(n) + offset}`;
+      }),
+    );
+    values.push(...part.values);
+  }
+  return { texts, values };
+}
+
+/** Which script statements each connection has prepared, by name. */
+const preparedOn = new WeakMap<pg.PoolClient, Set<string>>();
+
+/** An EXECUTE argument: a quoted literal (or NULL), which PostgreSQL takes as the parameter's type. */
+const argument = (value: unknown) => (value === null || value === undefined ? 'NULL' : typeof value === 'string' || value instanceof Date ? literal(value) : pg.escapeLiteral(literal(value)));
+
+/**
+ * Runs `steps` as one message on a connection of the pool behind `db`: a whole transaction
+ * (BEGIN ... COMMIT) in one round trip. A string step is sent as written (its values inlined:
+ * inlineValues); a PreparedStep is prepared on the connection the first time it meets it (a
+ * round trip of its own, once per connection) and EXECUTEd with its values. PostgreSQL skips the
+ * rest of the message after a failing statement and the transaction is rolled back here. Returns
+ * each step's result.
+ */
+export function sqlScript(db: Db, steps: readonly (string | PreparedStep)[]): Promise<pg.QueryResult[]> {
   return onConnection(db, async (client) => {
-    const result = (await client.query({ text: script, types })) as pg.QueryResult | pg.QueryResult[];
+    const prepared = preparedOn.get(client) ?? preparedOn.set(client, new Set()).get(client)!;
+    const texts: string[] = [];
+    for (const step of steps) {
+      if (typeof step === 'string') {
+        texts.push(step);
+        continue;
+      }
+      const name = `script_${statementName(step.text)}`;
+      if (!prepared.has(name)) {
+        await client.query(`PREPARE ${name} AS ${step.text}`);
+        prepared.add(name);
+      }
+      texts.push(`EXECUTE ${name}(${step.values.map(argument).join(', ')})`);
+    }
+    const result = (await client.query({ text: texts.join('; '), types })) as pg.QueryResult | pg.QueryResult[];
     return Array.isArray(result) ? result : [result];
   });
 }

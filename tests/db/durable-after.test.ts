@@ -27,7 +27,7 @@ describe('DURABLE_AFTER', () => {
   const flushedOnReturn = async (after: string, times: number) => {
     let flushed = 0;
     for (let i = 0; i < times; i++) {
-      const results = await sqlScript(handle.db, `BEGIN; SET LOCAL synchronous_commit = off; UPDATE ${table} SET n = n + 1 WHERE id = 1; COMMIT; SELECT pg_current_wal_insert_lsn()::text AS lsn${after ? `; ${after}` : ''}`);
+      const results = await sqlScript(handle.db, ['BEGIN', 'SET LOCAL synchronous_commit = off', `UPDATE ${table} SET n = n + 1 WHERE id = 1`, 'COMMIT', 'SELECT pg_current_wal_insert_lsn()::text AS lsn', ...(after ? [after] : [])]);
       const lsn = results[4]?.rows[0]?.lsn as string;
       const { rows } = await observer.query<{ ok: boolean }>('SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn AS ok', [lsn]);
       if (rows[0]?.ok) flushed++;

@@ -8,7 +8,7 @@ import { noJobs, type Clock } from '../../src/lib/jobs.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createMailer, emailConsumer, requeueLostEmails, sendEmailMessage } from '../../src/modules/notifications/index.js';
 import { eventConsumers } from '../../src/queues.js';
-import { createUser, unique } from '../factories/index.js';
+import { createService, createUser, unique } from '../factories/index.js';
 import { testConfig } from '../helpers/app.js';
 import { createJobsContext, type JobsContext } from '../helpers/jobs-context.js';
 import { startTestSmtp, type TestSmtp } from '../helpers/smtp.js';
@@ -85,6 +85,40 @@ describe('the outbox', () => {
     await dispatchEvents(ctx.db, consumers, clock);
     await smtp.waitFor(() => users.every((u) => smtp.to(u.email).length === 1));
     expect(await messagesFor(ids)).toHaveLength(3);
+  });
+
+  it("writes each of a batch's billing emails from its own subscription", async () => {
+    // One batch, one read of the subscriptions: every email must still name its own owner,
+    // service and period, and an event whose subscription is gone falls back to its user.
+    const owners = await Promise.all(Array.from({ length: 4 }, () => createUser(ctx.db, ctx.config, { email: `${unique('batch')}@example.test` })));
+    const subs = await Promise.all(
+      owners.map(async ({ user }, i) => {
+        const service = await createService(ctx.db, { displayName: `Batch App ${i} ${unique()}` });
+        const sub = await ctx.db.subscription.create({ data: { userId: user.id, serviceId: service.id, status: 'ACTIVE', currentPeriodEnd: new Date(Date.UTC(2027, i, 10)) } });
+        return { user, service, sub };
+      }),
+    );
+    const event = (userId: string, subscriptionId: string, i: number) =>
+      recordEvent(ctx.db, { type: 'subscription.renewed', userId, subjectType: 'subscription', subjectId: subscriptionId, data: { subscriptionId, amount: 1000 * (i + 1), transactionNumber: `TRX-TEST-${i}`, periodEnd: new Date(Date.UTC(2027, i, 10)).toISOString() } });
+    const ids = await Promise.all(subs.map(({ user, sub }, i) => event(user.id, sub.id, i)));
+    const orphan = await createUser(ctx.db, ctx.config, { email: `${unique('orphan')}@example.test` });
+    ids.push(await event(orphan.user.id, 'no-such-subscription', 9));
+
+    await dispatchEvents(ctx.db, [emailConsumer({ config: ctx.config, jobs: noJobs })], clock);
+    const rows = await messagesFor(ids);
+    expect(rows.map((m) => ({ eventId: m.eventId, to: m.recipient, subject: m.subject, status: m.status })).sort((a, b) => ids.indexOf(a.eventId) - ids.indexOf(b.eventId))).toEqual([
+      ...subs.map(({ user, service }, i) => ({ eventId: ids[i], to: user.email, subject: `${service.displayName} renewed`, status: 'PENDING' })),
+      { eventId: ids[4], to: orphan.user.email, subject: ' renewed', status: 'PENDING' },
+    ]);
+    // What is sent is prepared again from the same rows: each owner's own service and receipt.
+    const sent = await Promise.all(rows.map((m) => sendEmailMessage({ db: ctx.db, config: ctx.config, mailer: ctx.mailer, logger: createLogger(ctx.config) }, { messageId: m.id }, { clock, lastAttempt: false })));
+    expect(sent).toEqual(rows.map(() => 'sent'));
+    await smtp.waitFor(() => subs.every(({ user }) => smtp.to(user.email).length === 1));
+    subs.forEach(({ user, service }, i) => {
+      const text = smtp.to(user.email)[0]?.text ?? '';
+      expect(text).toContain(`Your ${service.displayName} subscription was renewed`);
+      expect(text).toContain(`TRX-TEST-${i}`);
+    });
   });
 
   it('sends what a dispatcher committed but could not queue, once, from the safety net', async () => {

@@ -22,24 +22,38 @@ interface Context {
   deps: EmailDeps;
 }
 
+const subscriptionIdOf = (event: EventRow) => {
+  const id = (event.data as Data | null)?.subscriptionId;
+  return typeof id === 'string' ? id : undefined;
+};
+
+// One statement for the subscription, its owner, its service and its instance (through Prisma's
+// relations these were four, for every billing email).
+const CONTEXT_SQL = `SELECT s.id, s."currentPeriodEnd", s.currency, u.name, u.email, c."displayName" AS service, i.url
+  FROM subscriptions s JOIN users u ON u.id = s."userId" JOIN service_catalog c ON c.id = s."serviceId"
+  LEFT JOIN service_instances i ON i."subscriptionId" = s.id
+  WHERE s.id = ANY($1::text[])`;
+
+/**
+ * What the billing emails of `events` say of their subscriptions, read in one statement: the
+ * dispatcher reads it once for a whole batch (EmailDeps.subscriptions) instead of once per email.
+ */
+export async function readSubscriptionContexts(tx: DbClient, events: readonly EventRow[]): Promise<Map<string, SubscriptionContext>> {
+  const ids = [...new Set(events.filter((e) => e.type in BILLING_EMAILS).map(subscriptionIdOf).filter((id) => id !== undefined))];
+  const rows = ids.length > 0 ? await tx.$queryRawUnsafe<(SubscriptionContext & { id: string })[]>(CONTEXT_SQL, ids) : [];
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
 async function context(tx: DbClient, event: EventRow, deps: EmailDeps): Promise<Context | undefined> {
   const data = (event.data ?? {}) as Data;
-  const subscriptionId = typeof data.subscriptionId === 'string' ? data.subscriptionId : undefined;
-  // One statement for the subscription, its owner, its service and its instance (through Prisma's
-  // relations these were four, for every billing email the dispatcher writes).
-  const [sub] = subscriptionId
-    ? await tx.$queryRaw<SubscriptionContext[]>`
-        SELECT s."currentPeriodEnd", s.currency, u.name, u.email, c."displayName" AS service, i.url
-        FROM subscriptions s JOIN users u ON u.id = s."userId" JOIN service_catalog c ON c.id = s."serviceId"
-        LEFT JOIN service_instances i ON i."subscriptionId" = s.id
-        WHERE s.id = ${subscriptionId}`
-    : [];
+  const subscriptionId = subscriptionIdOf(event);
+  const sub = subscriptionId ? (deps.subscriptions?.get(subscriptionId) ?? (await tx.$queryRawUnsafe<SubscriptionContext[]>(CONTEXT_SQL, [subscriptionId]))[0]) : undefined;
   const user = sub ?? (event.userId ? await tx.user.findUnique({ where: { id: event.userId }, select: { name: true, email: true } }) : null);
   if (!user) return undefined;
   return { name: user.name, email: user.email, service: sub?.service ?? '', currency: sub?.currency ?? 'IDR', sub: { currentPeriodEnd: sub?.currentPeriodEnd ?? new Date(0), url: sub?.url ?? undefined }, data, deps };
 }
 
-interface SubscriptionContext {
+export interface SubscriptionContext {
   currentPeriodEnd: Date;
   currency: string;
   name: string;

@@ -3,11 +3,13 @@ import type { DbClient } from '../../lib/db.js';
 import type { EventRow } from '../../lib/events.js';
 import { ACCOUNT_EVENTS, issueAccountToken, type PasswordChangedBy } from '../auth/index.js';
 import { ENDPOINT_DISABLED_EVENT, type EndpointDisabledData } from '../webhooks/index.js';
-import { BILLING_EMAILS } from './notifications.billing.js';
+import { BILLING_EMAILS, type SubscriptionContext } from './notifications.billing.js';
 import { renderEmail, type EmailContent, type RenderedEmail } from './notifications.layout.js';
 
 export interface EmailDeps {
   config: Pick<Config, 'jwt' | 'mail' | 'billing'>;
+  /** The billing emails' subscriptions, when read beforehand for a batch of events (readSubscriptionContexts). */
+  subscriptions?: ReadonlyMap<string, SubscriptionContext>;
 }
 
 export interface PreparedEmail {

@@ -2,6 +2,8 @@ import type { Db } from '../../lib/db.js';
 import type { EventConsumer, EventRow } from '../../lib/events.js';
 import type { Clock, JobContext, JobQueue } from '../../lib/jobs.js';
 import type { Logger } from '../../lib/logger.js';
+import { newId } from '../../lib/ids.js';
+import { readSubscriptionContexts } from './notifications.billing.js';
 import { EMAILS_BY_EVENT, renderPrepared, TEMPLATES, type EmailDeps } from './notifications.emails.js';
 import type { Mailer } from './notifications.mailer.js';
 
@@ -25,26 +27,44 @@ const triggerSends = (jobs: JobQueue, ids: string[]) => {
   }
 };
 
+// The messages of a whole dispatch batch in one statement (Prisma would compile and run one per
+// event). Ids have the form of Prisma's cuid; timestamps are timestamp(3) holding UTC wall time.
+const INSERT_MESSAGES_SQL = `INSERT INTO email_messages (id, "eventId", template, recipient, subject, status, attempts, "createdAt", "updatedAt")
+  SELECT m.id, m."eventId", m.template, m.recipient, m.subject, 'PENDING', 0, $6::timestamp, $6::timestamp
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS m(id, "eventId", template, recipient, subject)
+  ON CONFLICT ("eventId", template) DO NOTHING
+  RETURNING id`;
+
 /**
  * The dispatcher's email side: each event's templates become EmailMessage rows, unique per
- * (event, template), and their send jobs are queued after the commit.
+ * (event, template), and their send jobs are queued after the commit. A batch's billing emails
+ * read their subscriptions in one statement, and its messages are written in one.
  */
 export function emailConsumer(deps: EmailDeps & { jobs: JobQueue }): EventConsumer {
   return {
     name: 'email',
-    consume: async (tx, event) => {
-      const created: string[] = [];
-      for (const template of EMAILS_BY_EVENT[event.type] ?? []) {
-        const prepared = await template.prepare(tx, event, deps);
-        if (!prepared) continue;
-        const rows = await tx.emailMessage.createManyAndReturn({
-          data: [{ eventId: event.id, template: template.name, recipient: prepared.to, subject: renderPrepared(prepared).subject }],
-          skipDuplicates: true,
-          select: { id: true },
-        });
-        created.push(...rows.map((r) => r.id));
+    consumeBatch: async (tx, events, clock) => {
+      const withEmails = events.filter((e) => (EMAILS_BY_EVENT[e.type] ?? []).length > 0);
+      if (withEmails.length === 0) return undefined;
+      const prepareDeps: EmailDeps = { ...deps, subscriptions: await readSubscriptionContexts(tx, withEmails) };
+      const rows: { eventId: string; template: string; to: string; subject: string }[] = [];
+      for (const event of withEmails) {
+        for (const template of EMAILS_BY_EVENT[event.type] ?? []) {
+          const prepared = await template.prepare(tx, event, prepareDeps);
+          if (prepared) rows.push({ eventId: event.id, template: template.name, to: prepared.to, subject: prepared.content.subject });
+        }
       }
-      return created.length > 0 ? async () => triggerSends(deps.jobs, created) : undefined;
+      if (rows.length === 0) return undefined;
+      const created = await tx.$queryRawUnsafe<{ id: string }[]>(
+        INSERT_MESSAGES_SQL,
+        rows.map(() => newId()),
+        rows.map((r) => r.eventId),
+        rows.map((r) => r.template),
+        rows.map((r) => r.to),
+        rows.map((r) => r.subject),
+        clock.now().toISOString(),
+      );
+      return created.length > 0 ? async () => triggerSends(deps.jobs, created.map((r) => r.id)) : undefined;
     },
   };
 }
