@@ -185,26 +185,20 @@ async function main(): Promise<void> {
   const logger = createLogger(config);
   process.on('unhandledRejection', (reason) => reportError(logger, reason, { source: 'unhandledRejection' }));
 
-  // An embedded PostgreSQL that cannot be brought back ends the process, so that a process manager restarts it all.
-  let lostDuringStart: Error | undefined;
-  let databaseLost: (err: Error) => void = (err) => {
-    lostDuringStart = err;
-  };
-  let running: Running;
-  try {
-    running = await start(config, logger, (err) => databaseLost(err));
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'EADDRINUSE') logger.error(`Port ${config.port} is already in use. Stop the other process or set PORT to a free port.`);
-    else if (err instanceof PortInUseError) logger.error(`${err.message}: set EMBEDDED_PG_PORT to a free port (or 0 to pick one).`);
-    else if (err instanceof EmbeddedPostgresError) logger.error(err.message);
-    else reportError(logger, err, { during: 'startup' });
-    await new Promise((r) => logger.on('finish', r).end());
-    process.exit(1);
-  }
-
+  // The signals are handled from the start: start() answers /health before it is done (the simulated
+  // cluster's agents, the sweeper), and a SIGTERM in between would otherwise end the process at once,
+  // by the signal, leaving the embedded PostgreSQL running. One received while starting is acted on
+  // as soon as the start is done; a second one ends the process right away.
+  let running: Running | undefined;
   let stopping = false;
+  let pending: { signal: string; exitCode: number } | undefined;
   const shutdown = (signal: string, exitCode = 0) => {
+    if (!running) {
+      if (pending) process.exit(exitCode || 1);
+      pending = { signal, exitCode };
+      logger.info(`${signal} received while starting: shutting down once started`);
+      return;
+    }
     if (stopping) return;
     stopping = true;
     running
@@ -217,12 +211,31 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+
+  // An embedded PostgreSQL that cannot be brought back ends the process, so that a process manager restarts it all.
+  let lostDuringStart: Error | undefined;
+  let databaseLost: (err: Error) => void = (err) => {
+    lostDuringStart = err;
+  };
+  try {
+    running = await start(config, logger, (err) => databaseLost(err));
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'EADDRINUSE') logger.error(`Port ${config.port} is already in use. Stop the other process or set PORT to a free port.`);
+    else if (err instanceof PortInUseError) logger.error(`${err.message}: set EMBEDDED_PG_PORT to a free port (or 0 to pick one).`);
+    else if (err instanceof EmbeddedPostgresError) logger.error(err.message);
+    else reportError(logger, err, { during: 'startup' });
+    await new Promise((r) => logger.on('finish', r).end());
+    process.exit(1);
+  }
+
   process.on('uncaughtException', (err) => {
     reportError(logger, err, { source: 'uncaughtException' });
     shutdown('uncaughtException', 1);
   });
   databaseLost = () => shutdown('embedded PostgreSQL lost', 1);
   if (lostDuringStart) databaseLost(lostDuringStart);
+  if (pending) shutdown(pending.signal, pending.exitCode);
 }
 
 await main();
