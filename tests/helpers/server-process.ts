@@ -23,9 +23,10 @@ export interface ServerProcess {
 
 /**
  * Starts `src/server.ts` as a real child process (tsx loader) against an existing database, with
- * test-friendly settings, and waits until GET /health answers 200.
+ * test-friendly settings, and waits until GET /health answers 200 (or, given `until`, until that
+ * says the process got far enough: a test that acts while it is still starting).
  */
-export async function startServerProcess(env: Record<string, string>, readyTimeoutMs = 60_000): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string>, readyTimeoutMs = 60_000, until?: (dataDir: string) => boolean): Promise<ServerProcess> {
   const port = await freePort();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'minispod-server-'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
@@ -69,7 +70,7 @@ export async function startServerProcess(env: Record<string, string>, readyTimeo
   const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
     if (!alive()) throw new Error(`server exited during startup:\n${out}`);
-    const up = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) }).then(
+    const up = until ? until(dataDir) : await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) }).then(
       (r) => r.status === 200,
       () => false,
     );
@@ -78,7 +79,7 @@ export async function startServerProcess(env: Record<string, string>, readyTimeo
       child.kill('SIGKILL');
       throw new Error(`server not healthy within ${readyTimeoutMs} ms:\n${out}`);
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, until ? 20 : 200));
   }
   return { base, port, dataDir, child, output: () => out, exited, alive, kill: () => alive() && child.kill('SIGKILL') };
 }

@@ -110,3 +110,17 @@ describe('the embedded PostgreSQL cannot come back', () => {
     }
   }, 150_000);
 });
+
+describe('a signal while starting', () => {
+  it('stops the embedded PostgreSQL and exits 0 when SIGTERM arrives before the start is done', async () => {
+    // Signalled the moment initdb has made the cluster: migrations, the seed and /health are
+    // seconds away. Before, the signal found no handler and killed the process, leaving its
+    // PostgreSQL running without it (and `npm start` exiting without a code).
+    const server = await startServerProcess({ ...EMBEDDED, LOG_LEVEL: 'info' }, 120_000, (dataDir) => fs.existsSync(path.join(dataDir, 'postgres', 'PG_VERSION')));
+    servers.push(server);
+    server.child.kill('SIGTERM');
+    const exit = await server.exited;
+    expect(exit, server.output()).toMatchObject({ code: 0, signal: null });
+    expect(server.output()).toMatch(/SIGTERM received while starting[\s\S]*Shutdown complete/);
+  }, 120_000);
+});

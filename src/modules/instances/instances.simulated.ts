@@ -35,10 +35,19 @@ export async function startSimulatedCluster(db: Db, config: Pick<Config, 'kubern
 export async function startSimulatedAgents(db: Db, api: string, log: (line: string) => void): Promise<{ stop: () => Promise<void> }> {
   const nodes = await db.workerNode.findMany({ where: { status: { not: 'INACTIVE' } } });
   const abort = new AbortController();
+  // Every agent's token in one statement: an update per node, all at once, waited on the pool
+  // past its connection timeout with a few thousand nodes and failed the start.
+  const tokens = nodes.map(() => newAgentToken());
+  if (nodes.length > 0) {
+    await db.$executeRawUnsafe(
+      `UPDATE worker_nodes w SET "agentTokenHash" = t.hash, "updatedAt" = now() AT TIME ZONE 'UTC' FROM unnest($1::text[], $2::text[]) AS t(id, hash) WHERE w.id = t.id`,
+      nodes.map((n) => n.id),
+      tokens.map((t) => t.hash),
+    );
+  }
   const runs = await Promise.all(
-    nodes.map(async (n) => {
-      const { token, hash } = newAgentToken();
-      await db.workerNode.update({ where: { id: n.id }, data: { agentTokenHash: hash } });
+    nodes.map(async (n, i) => {
+      const { token } = tokens[i]!;
       const facts = async (): Promise<NodeFacts> => ({
         cpuCores: n.cpuCores,
         totalMemory: Number(n.totalMemory),
