@@ -64,10 +64,10 @@ export function createDb({ url, poolMax = 10, connectTimeoutMs = 2000, onPoolErr
       closed = true;
       await db.$disconnect().catch(() => undefined);
       const ended = Promise.all([...open].map((client) => new Promise((resolve) => client.once('end', resolve))));
-      await pool.end().catch(() => undefined);
-      // Bounded: a server that vanished without closing the sockets must not hold up the shutdown.
+      // Bounded: a server that vanished without closing the sockets, or a connection still checked
+      // out (pool.end() waits for its release), must not hold up the shutdown.
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([ended, new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+      await Promise.race([Promise.all([pool.end().catch(() => undefined), ended]), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
       clearTimeout(timer);
     },
   };

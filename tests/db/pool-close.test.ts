@@ -42,4 +42,22 @@ describe('closing the database handle, then stopping PostgreSQL', () => {
     expect(errors).toEqual([]);
     expect(closedAfter).toBeGreaterThanOrEqual(400);
   }, 30_000);
+
+  it('does not wait for ever on a connection that is still checked out', async () => {
+    // pg's Pool.end() waits for every checked-out connection to come back: one held by work that
+    // never finishes held the whole shutdown (a test's afterAll timed out on it once).
+    const other = await startEmbeddedPostgres({ dataDir: path.join(dir, 'other'), persistent: false, database: 'postgres' });
+    try {
+      const handle = createDb({ url: other.url, poolMax: 2 });
+      const held = await handle.pool.connect();
+      await held.query('SELECT 1');
+      const started = Date.now();
+      await handle.close();
+      expect(Date.now() - started).toBeLessThan(15_000);
+      held.release();
+    } finally {
+      await other.stop();
+    }
+  }, 60_000);
 });
+
