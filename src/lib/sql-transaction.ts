@@ -65,10 +65,13 @@ function literal(value: unknown): string {
  * simple protocol that runs several statements in one message takes no parameters. The text's
  * own characters must hold no `$` but its parameters.
  */
-export const inlineValues = (text: string, values: readonly unknown[]) =>
+export const inlineValues = (text: string, values: readonly unknown[]) => replaceParams(text, values.length, (n) => literal(values[n - 1]));
+
+/** `text` with each `$n` replaced by `by(n)`; a `$n` past the `count` values given is an error. */
+const replaceParams = (text: string, count: number, by: (n: number) => string) =>
   text.replace(/\$(\d+)/g, (_m, n: string) => {
-    if (Number(n) > values.length) throw new Error(`no value for $${n}`);
-    return literal(values[Number(n) - 1]);
+    if (Number(n) > count) throw new Error(`no value for $${n}`);
+    return by(Number(n));
   });
 
 /**
@@ -105,12 +108,7 @@ export function joinParams(parts: readonly PreparedStep[]): { texts: string[]; v
   const values: unknown[] = [];
   for (const part of parts) {
     const offset = values.length;
-    texts.push(
-      part.text.replace(/\$(\d+)/g, (_m, n: string) => {
-        if (Number(n) > part.values.length) throw new Error(`no value for $${n}`);
-        return `$${Number(n) + offset}`;
-      }),
-    );
+    texts.push(replaceParams(part.text, part.values.length, (n) => `$${n + offset}`));
     values.push(...part.values);
   }
   return { texts, values };

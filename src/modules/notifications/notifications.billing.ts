@@ -47,7 +47,8 @@ export async function readSubscriptionContexts(tx: DbClient, events: readonly Ev
 async function context(tx: DbClient, event: EventRow, deps: EmailDeps): Promise<Context | undefined> {
   const data = (event.data ?? {}) as Data;
   const subscriptionId = subscriptionIdOf(event);
-  const sub = subscriptionId ? (deps.subscriptions?.get(subscriptionId) ?? (await tx.$queryRawUnsafe<SubscriptionContext[]>(CONTEXT_SQL, [subscriptionId]))[0]) : undefined;
+  // A batch's read (deps.subscriptions) already says which subscriptions exist: no second look for one it did not find.
+  const sub = !subscriptionId ? undefined : deps.subscriptions ? deps.subscriptions.get(subscriptionId) : (await tx.$queryRawUnsafe<SubscriptionContext[]>(CONTEXT_SQL, [subscriptionId]))[0];
   const user = sub ?? (event.userId ? await tx.user.findUnique({ where: { id: event.userId }, select: { name: true, email: true } }) : null);
   if (!user) return undefined;
   return { name: user.name, email: user.email, service: sub?.service ?? '', currency: sub?.currency ?? 'IDR', sub: { currentPeriodEnd: sub?.currentPeriodEnd ?? new Date(0), url: sub?.url ?? undefined }, data, deps };
